@@ -1,0 +1,40 @@
+// Package atomicfile replaces files atomically and durably.
+package atomicfile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/google/renameio/v2"
+)
+
+// WriteFile replaces path with data: a temporary file in the same folder is
+// written, fsynced and renamed over path, then the folder is fsynced so the
+// rename itself survives a crash. The file gets exactly mode perm, whatever
+// mode an earlier version had and whatever the umask says.
+//
+// A reader sees either the old contents or the new ones, never a mix, and
+// after WriteFile returns nil the new contents are on stable storage.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	err := renameio.WriteFile(path, data, perm,
+		renameio.WithTempDir(dir), renameio.WithStaticPermissions(perm))
+	if err != nil {
+		return err
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs a folder, making renames and creations in it durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+package packet
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// WriteFrame writes payload with its length prefix in a single Write.
+func WriteFrame(w io.Writer, payload []byte) error {
+	b, err := AppendFrame(nil, payload)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// AppendFrame appends the frame for payload to b.
+func AppendFrame(b, payload []byte) ([]byte, error) {
+	if len(payload) < MinFrame || len(payload) > MaxFrameLimit {
+		return nil, fmt.Errorf("%w: payload is %d bytes, want %d to %d", ErrFrameSize, len(payload), MinFrame, MaxFrameLimit)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(payload)))
+	return append(b, payload...), nil
+}
+
+// ReadFrame reads one frame and returns its payload. The announced length
+// is checked against [MinFrame, max] before anything is allocated; max <= 0
+// means DefaultMaxFrame. A frame cut short is an error wrapping both
+// ErrFrameSize and io.ErrUnexpectedEOF, never a partial payload; a reader
+// at EOF before the first byte gives io.EOF wrapped in ErrFrameSize.
+func ReadFrame(r io.Reader, max int) ([]byte, error) {
+	if max <= 0 {
+		max = DefaultMaxFrame
+	}
+	var hdr [HeaderSize]byte
+	if n, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, fmt.Errorf("%w: length header: read %d of %d bytes: %w", ErrFrameSize, n, HeaderSize, err)
+	}
+	length := int(binary.BigEndian.Uint16(hdr[:]))
+	if length < MinFrame || length > max {
+		return nil, fmt.Errorf("%w: frame announces %d bytes, want %d to %d", ErrFrameSize, length, MinFrame, max)
+	}
+	payload := make([]byte, length)
+	if n, err := io.ReadFull(r, payload); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("%w: frame announces %d bytes, read %d: %w", ErrFrameSize, length, n, err)
+	}
+	return payload, nil
+}
