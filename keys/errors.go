@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 var (
@@ -23,7 +24,9 @@ type FileError struct {
 	Err  error
 }
 
-func (e *FileError) Error() string { return fmt.Sprintf("keys: %s: %v", e.Path, e.Err) }
+func (e *FileError) Error() string {
+	return fmt.Sprintf("keys: %s: %s", e.Path, strings.TrimPrefix(e.Err.Error(), "keys: "))
+}
 func (e *FileError) Unwrap() error { return e.Err }
 
 // PermissionError says which file is too open and how to fix it.

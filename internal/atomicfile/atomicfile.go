@@ -18,9 +18,17 @@ import (
 // after WriteFile returns nil the new contents are on stable storage.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
-	err := renameio.WriteFile(path, data, perm,
-		renameio.WithTempDir(dir), renameio.WithStaticPermissions(perm))
+	// Not renameio.WriteFile: it keeps an existing file's mode, and a state
+	// file the original wrote 0644 must come back 0600.
+	t, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithStaticPermissions(perm))
 	if err != nil {
+		return err
+	}
+	defer t.Cleanup()
+	if _, err := t.Write(data); err != nil {
+		return err
+	}
+	if err := t.CloseAtomicallyReplace(); err != nil {
 		return err
 	}
 	return SyncDir(dir)
