@@ -2,13 +2,13 @@ package packet
 
 import (
 	"crypto/rsa"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 
 	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/box"
-	"golang.org/x/crypto/salsa20/salsa"
 )
 
 // Seal signs p under protocol proto and seals it to the sink's Curve25519
@@ -63,23 +63,29 @@ func (r *Recipient) Public() *[KeySize]byte {
 
 var errLowOrder = errors.New("low-order ephemeral key")
 
+// lowOrderKey is the box key of an all-zero shared secret: what any
+// private key precomputes with a low-order public key such as zero.
+var lowOrderKey = func() (k [KeySize]byte) {
+	var zero, priv [KeySize]byte
+	priv[0] = 1
+	box.Precompute(&k, &zero, &priv)
+	return k
+}()
+
 // OpenBox opens a frame payload sealed to r and returns SignedDER.
 func (r *Recipient) OpenBox(payload []byte) ([]byte, error) {
 	if len(payload) < Overhead {
 		return nil, fmt.Errorf("%w: payload is %d bytes, want at least %d", ErrFrameSize, len(payload), Overhead)
 	}
 	// box.Open would accept a low-order ephemeral key, whose shared secret
-	// is all zeros and known to anyone; curve25519.X25519 refuses it
-	// (as wireguard-go does). The rest is box.Precompute by hand.
-	shared, err := curve25519.X25519(r.private[:], payload[:KeySize])
-	if err != nil {
+	// is all zeros and known to anyone. Every such key precomputes to the
+	// same box key, so one constant-time comparison refuses them all (the
+	// check wireguard-go makes on the X25519 result).
+	var key [KeySize]byte
+	box.Precompute(&key, (*[KeySize]byte)(payload[:KeySize]), &r.private)
+	if subtle.ConstantTimeCompare(key[:], lowOrderKey[:]) == 1 {
 		return nil, fmt.Errorf("%w: %v", ErrDecrypt, errLowOrder)
 	}
-	var key, in [KeySize]byte
-	copy(in[:], shared)
-	clear(shared)
-	salsa.HSalsa20(&key, &[16]byte{}, &in, &salsa.Sigma)
-	clear(in[:])
 	var nonce [NonceSize]byte
 	copy(nonce[:], payload[KeySize:])
 	msg, ok := box.OpenAfterPrecomputation(nil, payload[KeySize+NonceSize:], &nonce, &key)
