@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every fuzz target in the module for the given time each (default 3s).
+# A crash leaves its input under the package's testdata/fuzz, where it
+# becomes a regression test of plain `go test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+time=${1:-3s}
+status=0
+while IFS=: read -r file name; do
+	pkg=./$(dirname "$file")
+	echo "fuzz $pkg $name ($time)"
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$time" "$pkg" >/tmp/fuzz.$$.log 2>&1; then
+		cat /tmp/fuzz.$$.log
+		status=1
+	fi
+done < <(grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sed 's|^\./||; s|:func |:|' | sort)
+rm -f /tmp/fuzz.$$.log
+exit $status
