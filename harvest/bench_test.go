@@ -1,0 +1,101 @@
+package harvest
+
+import (
+	"context"
+	"crypto/rand"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/chacha20"
+)
+
+const benchRead = 1 << 20
+
+// BenchmarkGenerator, BenchmarkCryptoRand and BenchmarkChaCha20 compare
+// the generator with the OS generator and with the raw cipher it wraps,
+// 1 MiB at a time.
+func BenchmarkGenerator(b *testing.B) {
+	var k [SeedSize]byte
+	g := NewGenerator(k)
+	buf := make([]byte, benchRead)
+	b.SetBytes(benchRead)
+	for b.Loop() {
+		g.Read(buf)
+	}
+}
+
+func BenchmarkCryptoRand(b *testing.B) {
+	buf := make([]byte, benchRead)
+	b.SetBytes(benchRead)
+	for b.Loop() {
+		rand.Read(buf)
+	}
+}
+
+func BenchmarkChaCha20(b *testing.B) {
+	c, _ := chacha20.NewUnauthenticatedCipher(make([]byte, 32), make([]byte, 12))
+	buf := make([]byte, benchRead)
+	b.SetBytes(benchRead)
+	for b.Loop() {
+		c.XORKeyStream(buf, buf)
+	}
+}
+
+// BenchmarkGather256 is the time to gather, test and credit at least 256
+// bits from the local sources that need no hardware (kernel and jitter).
+func BenchmarkGather256(b *testing.B) {
+	cfg := Config{Sources: []string{"kernel", "jitter"}}
+	for b.Loop() {
+		if _, err := Gather(context.Background(), cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkJitterOnly256 is the same with the jitter source alone.
+func BenchmarkJitterOnly256(b *testing.B) {
+	cfg := Config{Sources: []string{"jitter"}}
+	for b.Loop() {
+		if _, err := Gather(context.Background(), cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchPlugin runs one plugin per iteration, as a new cron run would:
+// cold compiles every time; cached opens the cache folder afresh (as a new
+// process does) and finds the compiled code there.
+func benchPlugin(b *testing.B, src string, cached bool) {
+	wasm := buildPlugin(b, src)
+	dir := filepath.Join(b.TempDir(), "cache")
+	if cached { // warm the cache
+		c, err := OpenWasmCache(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := &pluginSource{name: "p", cfg: PluginConfig{Path: wasm}, pages: DefaultPluginMemoryPages, timeout: time.Minute, cache: c}
+		if _, err := p.Read(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		c.Close(context.Background())
+	}
+	for b.Loop() {
+		var c wasmCache
+		if cached {
+			c, _ = OpenWasmCache(dir)
+		}
+		p := &pluginSource{name: "p", cfg: PluginConfig{Path: wasm}, pages: DefaultPluginMemoryPages, timeout: time.Minute, cache: c}
+		if _, err := p.Read(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		if c != nil {
+			c.Close(context.Background())
+		}
+	}
+}
+
+func BenchmarkPluginGoCold(b *testing.B)     { benchPlugin(b, "../plugins/gojitter", false) }
+func BenchmarkPluginGoCached(b *testing.B)   { benchPlugin(b, "../plugins/gojitter", true) }
+func BenchmarkPluginTinyCold(b *testing.B)   { benchPlugin(b, "../plugins/tiny/tiny.wat", false) }
+func BenchmarkPluginTinyCached(b *testing.B) { benchPlugin(b, "../plugins/tiny/tiny.wat", true) }

@@ -1,0 +1,71 @@
+package harvest
+
+import "time"
+
+// Specification constants: SP 800-90B section 4.4 and the seed format.
+const (
+	// APTWindow is the Adaptive Proportion Test window for non-binary
+	// samples (every source here yields byte samples).
+	APTWindow = 512
+	// APTWindowBinary is the window for binary (1-bit) samples.
+	APTWindowBinary = 1024
+	// DefaultAlphaLog2 gives the false-positive rate alpha = 2^-30 per test
+	// (SP 800-90B asks for 2^-20 <= alpha <= 2^-40).
+	DefaultAlphaLog2 = 30
+
+	// SeedSize is the size of the seed file and of the generator key.
+	SeedSize = 32
+
+	// Context strings for BLAKE3's derive-key mode ("[application]
+	// [date] [purpose]"). Changing one changes every derived key.
+	seedContext   = "entropyshare 2026-11 harvest seed v1"
+	reseedContext = "entropyshare 2026-11 generator reseed v1"
+)
+
+// Implementation constants: defaults and limits an operator may change.
+const (
+	DefaultMinBits       = 256
+	DefaultKernelBytes   = 32
+	DefaultHWRNGBytes    = 64
+	DefaultHWRNGPath     = "/dev/hwrng"
+	DefaultFileBytes     = 256
+	DefaultCommandBytes  = 4096
+	DefaultPluginBytes   = 64
+	DefaultJitterSamples = 2048
+	DefaultADCSamples    = 256
+	DefaultSourceTimeout = 5 * time.Second
+	DefaultPluginTimeout = 5 * time.Second
+	// DefaultPluginMemoryPages is 32 MiB of 64 KiB WebAssembly pages: a Go
+	// wasip1 module needs about 38 pages to start.
+	DefaultPluginMemoryPages = 512
+
+	// maxJitterSamples and maxJitterRounds bound the jitter source's CPU
+	// time whatever the configuration says: ARM boards have been pinned at
+	// 100% CPU by jitter daemons that looped until satisfied.
+	maxJitterSamples = 1 << 16
+	jitterRounds     = 64 // inner memory-walk steps per timed sample
+
+	// commandWaitDelay is how long a killed command's pipes stay open.
+	commandWaitDelay = 500 * time.Millisecond
+
+	// maxChunk is how much generator output one key produces before
+	// fast key erasure replaces it, within a single large Read.
+	maxChunk = 1 << 20
+)
+
+// Assessed min-entropy, in bits per byte sample, of the built-in sources.
+// An operator may lower these (Config.Credit), never raise them.
+const (
+	// kernelBitsPerByte: getrandom output is the kernel CRNG's, full
+	// entropy once the kernel says it is initialised (GRND_NONBLOCK).
+	kernelBitsPerByte = 8
+	// hwrngBitsPerByte: hardware generators are of unknown quality; half
+	// credit, like rngd's conservative settings.
+	hwrngBitsPerByte = 4
+	// adcBitsPerSample: the low 8 bits of a 12-bit AM335x ADC reading of a
+	// floating or noisy input. Half a bit is a deliberately low guess.
+	adcBitsPerSample = 0.5
+	// jitterMaxBitsPerSample caps the jitter estimate: one bit per timing
+	// delta, jitterentropy's own assumption at oversampling rate 1.
+	jitterMaxBitsPerSample = 1
+)

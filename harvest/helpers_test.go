@@ -1,0 +1,105 @@
+package harvest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// buildDir holds the plugins the tests build, once per test binary.
+var buildDir string
+
+func TestMain(m *testing.M) {
+	d, err := os.MkdirTemp("", "harvest-plugins-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buildDir = d
+	code := m.Run()
+	os.RemoveAll(d)
+	os.Exit(code)
+}
+
+// requireTool finds an external tool, or skips the test when it is
+// missing, unless ENTROPYSHARE_TOOLS=required (the Makefile's setting),
+// when a missing tool fails it.
+func requireTool(tb testing.TB, name string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("ENTROPYSHARE_TOOLS") == "required" {
+			tb.Fatalf("%s is required (ENTROPYSHARE_TOOLS=required) but not installed: %v", name, err)
+		}
+		tb.Skipf("%s not installed (set ENTROPYSHARE_TOOLS=required to fail instead)", name)
+	}
+	return p
+}
+
+var builds sync.Map // source path -> *buildResult
+
+type buildResult struct {
+	once sync.Once
+	out  string
+	err  error
+}
+
+// buildPlugin builds a .wat file with wat2wasm or a Go package with
+// GOOS=wasip1 GOARCH=wasm, once per test binary, and returns the .wasm.
+func buildPlugin(tb testing.TB, src string) string {
+	tb.Helper()
+	isWAT := filepath.Ext(src) == ".wat"
+	if isWAT {
+		requireTool(tb, "wat2wasm")
+	}
+	v, _ := builds.LoadOrStore(src, &buildResult{})
+	b := v.(*buildResult)
+	b.once.Do(func() {
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			b.err = err
+			return
+		}
+		name := filepath.Base(abs)
+		if isWAT {
+			name = name[:len(name)-len(".wat")]
+		}
+		b.out = filepath.Join(buildDir, fmt.Sprintf("%s-%x.wasm", name, len(abs)))
+		var cmd *exec.Cmd
+		if isWAT {
+			cmd = exec.Command("wat2wasm", abs, "-o", b.out)
+		} else {
+			cmd = exec.Command("go", "build", "-o", b.out, ".")
+			cmd.Dir = abs
+			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("building %s: %v\n%s", src, err, out)
+		}
+	})
+	if b.err != nil {
+		tb.Fatal(b.err)
+	}
+	return b.out
+}
+
+// fakeSource returns fixed data at a fixed assessment.
+type fakeSource struct {
+	name string
+	data []byte
+	bits float64
+	err  error
+}
+
+func (f fakeSource) Name() string { return f.name }
+
+func (f fakeSource) Read(context.Context) (Reading, error) {
+	if f.err != nil {
+		return Reading{}, f.err
+	}
+	return Reading{Data: append([]byte(nil), f.data...), BitsPerSample: f.bits}, nil
+}

@@ -1,0 +1,284 @@
+package harvest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Plugins are WebAssembly modules run with wazero. The ABI needs no SDK
+// (plugins/README.md has the whole of it): a WASI command module (one
+// that exports _start) is told how many bytes are wanted, as argv[1] and
+// as the environment variable ENTROPY_BYTES, writes exactly that many
+// bytes to standard output (fd 1) and exits 0.
+//
+// The sandbox: no files, no network, no environment beyond ENTROPY_BYTES
+// unless configured (PluginConfig.Dirs, Env); memory capped at
+// PluginMemoryPages; time capped by a context deadline that closes the
+// module (WithCloseOnContextDone); standard output capped at the bytes
+// asked for, and a plugin that writes more is stopped and excluded. Its
+// random_get is crypto/rand and its clocks are the real ones (wazero's
+// defaults are deterministic fakes). A plugin credits 0 bits unless the
+// operator assesses it.
+type pluginSource struct {
+	name    string
+	cfg     PluginConfig
+	pages   uint32
+	timeout time.Duration
+	cache   wasmCache // nil: compile every time
+}
+
+// maxWasmSize bounds the module file read into memory.
+const maxWasmSize = 64 << 20
+
+func (s *pluginSource) Name() string { return s.name }
+
+func (s *pluginSource) Read(ctx context.Context) (Reading, error) {
+	wasm, err := readWasm(s.cfg.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Reading{}, unavailable(s.name, "no %s", s.cfg.Path)
+	case errors.Is(err, fs.ErrPermission):
+		return Reading{}, unavailable(s.name, "permission denied reading %s", s.cfg.Path)
+	case err != nil:
+		return Reading{}, fmt.Errorf("harvest: %s: %w", s.name, err)
+	}
+	n := s.cfg.Bytes
+	if n <= 0 {
+		n = DefaultPluginBytes
+	}
+	rc := wazero.NewRuntimeConfig(). // picks the compiler where it is supported, else the interpreter
+						WithMemoryLimitPages(s.pages).
+						WithCloseOnContextDone(true)
+	if s.cache != nil {
+		rc = rc.WithCompilationCache(s.cache)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
+	defer r.Close(context.WithoutCancel(ctx))
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		return Reading{}, fmt.Errorf("harvest: %s: wasi: %w", s.name, err)
+	}
+	t0 := time.Now()
+	compiled, err := r.CompileModule(ctx, wasm)
+	if err != nil {
+		if strings.Contains(err.Error(), "memory") && strings.Contains(err.Error(), "limit") {
+			return Reading{}, pluginErr(s.name, ErrPluginMemory, "its declared memory exceeds the limit of %d pages (%d MiB): %v", s.pages, s.pages/16, firstLine(err))
+		}
+		return Reading{}, fmt.Errorf("harvest: %s: not a valid WebAssembly module: %v", s.name, firstLine(err))
+	}
+	compileTime := time.Since(t0)
+	// The time limit covers running, not compiling: compile time depends
+	// on the module's size and the engine, not on what the plugin does.
+	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, ErrPluginTimeout)
+	defer cancel()
+	if _, ok := compiled.ExportedFunctions()["_start"]; !ok {
+		return Reading{}, fmt.Errorf("harvest: %s: not a WASI command module (no _start export)", s.name)
+	}
+
+	stdout := &cappedWriter{max: n, overflow: cancel}
+	var stderr bytes.Buffer
+	mc := wazero.NewModuleConfig().
+		WithName(s.name).
+		WithArgs(s.name, strconv.Itoa(n)).
+		WithEnv("ENTROPY_BYTES", strconv.Itoa(n)).
+		WithStdout(stdout).
+		WithStderr(&limitedBuffer{buf: &stderr, max: 512}).
+		WithRandSource(rand.Reader).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithStartFunctions() // _start is called below, so memory can be inspected after a failure
+	for _, k := range sortedKeys(s.cfg.Env) {
+		mc = mc.WithEnv(k, s.cfg.Env[k])
+	}
+	if len(s.cfg.Dirs) > 0 {
+		fsc := wazero.NewFSConfig()
+		for _, d := range s.cfg.Dirs {
+			fsc = fsc.WithReadOnlyDirMount(d, d)
+		}
+		mc = mc.WithFSConfig(fsc)
+	}
+	t1 := time.Now()
+	mod, err := r.InstantiateModule(ctx, compiled, mc)
+	if err != nil {
+		return Reading{}, s.classify(ctx, err, nil, stdout, &stderr)
+	}
+	defer mod.Close(context.WithoutCancel(ctx))
+	_, err = mod.ExportedFunction("_start").Call(ctx)
+	if err = s.classify(ctx, err, mod.Memory(), stdout, &stderr); err != nil {
+		return Reading{}, err
+	}
+	if len(stdout.buf) < n {
+		return Reading{}, pluginErr(s.name, ErrPluginShort, "wrote %d of %d bytes", len(stdout.buf), n)
+	}
+	note := fmt.Sprintf("compile %s, run %s", compileTime.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	return Reading{Data: stdout.buf, BitsPerSample: s.cfg.Credit, Note: note}, nil
+}
+
+// memory is what classify needs of api.Memory.
+type memory interface{ Size() uint32 }
+
+// classify turns the result of running a plugin into one clear error.
+func (s *pluginSource) classify(ctx context.Context, err error, mem memory, stdout *cappedWriter, stderr *bytes.Buffer) error {
+	if stdout.over {
+		return pluginErr(s.name, ErrPluginOutput, "more than %d bytes; it was stopped", stdout.max)
+	}
+	if err == nil {
+		return nil
+	}
+	atLimit := mem != nil && uint64(mem.Size()) >= uint64(s.pages)*65536
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case 0:
+			return nil
+		case sys.ExitCodeDeadlineExceeded:
+			return pluginErr(s.name, ErrPluginTimeout, "stopped after %s", s.timeout)
+		case sys.ExitCodeContextCanceled:
+			if context.Cause(ctx) == ErrPluginTimeout {
+				return pluginErr(s.name, ErrPluginTimeout, "stopped after %s", s.timeout)
+			}
+			return fmt.Errorf("harvest: %s: canceled: %w", s.name, context.Cause(ctx))
+		}
+		if atLimit {
+			return pluginErr(s.name, ErrPluginMemory, "exited with status %d using all %d pages (%d MiB)", exit.ExitCode(), s.pages, s.pages/16)
+		}
+		return pluginErr(s.name, ErrPluginExit, "status %d%s", exit.ExitCode(), stderrNote(stderr.Bytes()))
+	}
+	if ctx.Err() != nil && context.Cause(ctx) == ErrPluginTimeout {
+		return pluginErr(s.name, ErrPluginTimeout, "stopped after %s", s.timeout)
+	}
+	if atLimit {
+		return pluginErr(s.name, ErrPluginMemory, "trapped using all %d pages (%d MiB): %s", s.pages, s.pages/16, firstLine(err))
+	}
+	return pluginErr(s.name, ErrPluginTrap, "%s", firstLine(err))
+}
+
+// cappedWriter keeps up to max bytes. A write past max fails, marks the
+// plugin as over its limit and stops it through overflow (its context's
+// cancel).
+type cappedWriter struct {
+	buf      []byte
+	max      int
+	over     bool
+	overflow func()
+}
+
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	if w.over || len(w.buf)+len(p) > w.max {
+		w.over = true
+		if w.overflow != nil {
+			w.overflow()
+		}
+		return 0, fmt.Errorf("%w: cap of %d bytes", ErrPluginOutput, w.max)
+	}
+	w.buf = append(w.buf, p...)
+	return len(p), nil
+}
+
+func readWasm(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if st.Size() > maxWasmSize {
+		return nil, fmt.Errorf("%s is %d bytes, more than %d", path, st.Size(), maxWasmSize)
+	}
+	return os.ReadFile(path)
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// DefaultWasmCacheDir is where compiled plugins are cached:
+// $XDG_CACHE_HOME/entropyshare/wazero or ~/.cache/entropyshare/wazero.
+func DefaultWasmCacheDir() (string, error) {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "entropyshare", "wazero"), nil
+}
+
+// OpenWasmCache opens a compilation cache in dir ("" for the default,
+// "off" for none; nil and no error then). The folder is created mode 0700;
+// one that group or others can write is refused, since wazero runs the
+// machine code it finds there.
+func OpenWasmCache(dir string) (wazero.CompilationCache, error) {
+	if dir == "off" {
+		return nil, nil
+	}
+	if dir == "" {
+		d, err := DefaultWasmCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+		}
+		dir = d
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("harvest: wasm cache %s is writable by group or others (mode %#o); fix: chmod 700 %s", dir, st.Mode().Perm(), dir)
+	}
+	c, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+	}
+	return c, nil
+}
+
+// wasmCache is wazero's compilation cache.
+type wasmCache = wazero.CompilationCache
+
+// PluginError is a plugin's failure: Kind is one of the ErrPlugin
+// sentinels, Detail the public facts.
+type PluginError struct {
+	Plugin string
+	Kind   error
+	Detail string
+}
+
+func (e *PluginError) Error() string {
+	msg := fmt.Sprintf("harvest: %s: %s", e.Plugin, strings.TrimPrefix(e.Kind.Error(), "harvest: plugin "))
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+// Unwrap returns Kind.
+func (e *PluginError) Unwrap() error { return e.Kind }
+
+func pluginErr(name string, kind error, format string, args ...any) error {
+	return &PluginError{Plugin: name, Kind: kind, Detail: fmt.Sprintf(format, args...)}
+}

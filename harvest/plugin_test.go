@@ -1,0 +1,126 @@
+package harvest
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPluginGood(t *testing.T) {
+	for _, src := range []string{"../plugins/tiny/tiny.wat", "../plugins/gojitter"} {
+		wasm := buildPlugin(t, src)
+		p := &pluginSource{name: "p", cfg: PluginConfig{Path: wasm, Bytes: 200, Credit: 2}, pages: DefaultPluginMemoryPages, timeout: 10 * time.Second}
+		r, err := p.Read(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if len(r.Data) != 200 || r.BitsPerSample != 2 {
+			t.Fatalf("%s: %d bytes at %g bits", src, len(r.Data), r.BitsPerSample)
+		}
+		if err := CheckHealth(r.Data, 0.5, DefaultAlphaLog2); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+}
+
+// TestPluginsContained runs one harvest with a good plugin and every bad
+// one: each bad one fails with its own clear error and the run goes on.
+func TestPluginsContained(t *testing.T) {
+	good := buildPlugin(t, "../plugins/tiny/tiny.wat")
+	bad := map[string]struct {
+		src  string
+		want error
+		text string
+	}{
+		"loop":     {"testdata/loop.wat", ErrPluginTimeout, "ran past its time limit"},
+		"memhog":   {"testdata/memhog.wat", ErrPluginMemory, "memory limit"},
+		"bigmem":   {"testdata/bigmem.wat", ErrPluginMemory, "declared memory exceeds the limit"},
+		"huge":     {"testdata/huge.wat", ErrPluginOutput, "wrote more than it was asked for"},
+		"trap":     {"testdata/trap.wat", ErrPluginTrap, "unreachable"},
+		"openfile": {"testdata/openfile", ErrPluginExit, "status 3"},
+	}
+	cfg := Config{
+		Sources:           []string{"kernel"},
+		WasmCache:         filepath.Join(t.TempDir(), "cache"),
+		PluginTimeout:     2 * time.Second,
+		PluginMemoryPages: 128, // 8 MiB: enough for Go's 38 pages
+		Credit:            map[string]float64{"plugin:good": 8},
+		Plugins:           []PluginConfig{{Name: "plugin:good", Path: good}},
+	}
+	for _, name := range sortedKeys(bad) {
+		cfg.Plugins = append(cfg.Plugins, PluginConfig{Name: name, Path: buildPlugin(t, bad[name].src)})
+	}
+	start := time.Now()
+	g, rep, err := Harvest(context.Background(), cfg, "")
+	if err != nil || g == nil {
+		t.Fatalf("harvest: %v", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("harvest took %s", d)
+	}
+	var tbl strings.Builder
+	rep.WriteTable(&tbl)
+	t.Log("\n" + tbl.String())
+	for _, s := range rep.Sources {
+		if s.Name == "plugin:good" {
+			if s.Err != nil || s.CreditedBits != 8*DefaultPluginBytes {
+				t.Errorf("good plugin: %v, %g bits", s.Err, s.CreditedBits)
+			}
+			continue
+		}
+		want, ok := bad[s.Name]
+		if !ok {
+			continue
+		}
+		if !errors.Is(s.Err, want.want) || !strings.Contains(s.Error, want.text) || !strings.HasPrefix(s.Error, "harvest: "+s.Name+": ") {
+			t.Errorf("%s: got %q, want %v containing %q", s.Name, s.Error, want.want, want.text)
+		}
+		if s.CreditedBits != 0 || !s.Available {
+			t.Errorf("%s: credited %g, available %v", s.Name, s.CreditedBits, s.Available)
+		}
+		delete(bad, s.Name)
+	}
+	if len(bad) > 0 {
+		t.Errorf("not reported: %v", sortedKeys(bad))
+	}
+}
+
+// TestPluginShortAndMissing: fewer bytes than asked, no file, not a
+// command module.
+func TestPluginShortAndMissing(t *testing.T) {
+	tiny := buildPlugin(t, "../plugins/tiny/tiny.wat")
+	// tiny refuses counts over 65536 with status 2.
+	p := &pluginSource{name: "p", cfg: PluginConfig{Path: tiny, Bytes: 70000}, pages: 16, timeout: 5 * time.Second}
+	if _, err := p.Read(context.Background()); !errors.Is(err, ErrPluginExit) {
+		t.Errorf("too many bytes: %v", err)
+	}
+	p.cfg.Path = filepath.Join(t.TempDir(), "none.wasm")
+	if _, err := p.Read(context.Background()); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("missing: %v", err)
+	}
+	p.cfg.Path = "testdata/README.md"
+	if _, err := p.Read(context.Background()); err == nil || !strings.Contains(err.Error(), "not a valid WebAssembly module") {
+		t.Errorf("not wasm: %v", err)
+	}
+}
+
+func TestPluginCacheDir(t *testing.T) {
+	if c, err := OpenWasmCache("off"); c != nil || err != nil {
+		t.Fatalf("off: %v %v", c, err)
+	}
+	d := filepath.Join(t.TempDir(), "c")
+	c, err := OpenWasmCache(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close(context.Background())
+	if err := chmod(d, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenWasmCache(d); err == nil || !strings.Contains(err.Error(), "chmod 700") {
+		t.Fatalf("world-writable cache: %v", err)
+	}
+}

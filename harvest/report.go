@@ -1,0 +1,100 @@
+package harvest
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// Health results of one source.
+const (
+	HealthPass     = "pass"
+	HealthFail     = "fail"
+	HealthUntested = "untested" // credited 0 bits: nothing to protect
+	HealthNone     = "-"        // no samples (unavailable or read failed)
+)
+
+// A Report says what one harvest did, source by source.
+type Report struct {
+	Sources []SourceReport `json:"sources"`
+	// CreditedBits is the sum of the healthy sources' credited bits.
+	CreditedBits float64 `json:"credited_bits"`
+	MinBits      int     `json:"min_bits"`
+	// Seed says what became of the seed file: "none" (no path),
+	// "new" (none yet), "mixed" (read and mixed), "rewritten".
+	Seed  string        `json:"seed"`
+	Notes []string      `json:"notes,omitempty"`
+	Took  time.Duration `json:"took_ns"`
+}
+
+// A SourceReport is one source's line in a Report.
+type SourceReport struct {
+	Name      string `json:"name"`
+	Available bool   `json:"available"`
+	// Reason says why the source is unavailable.
+	Reason string `json:"reason,omitempty"`
+	Bytes  int    `json:"bytes"`
+	// Health is HealthPass, HealthFail, HealthUntested or HealthNone;
+	// HealthTest names the failed test ("RCT" or "APT").
+	Health     string `json:"health"`
+	HealthTest string `json:"health_test,omitempty"`
+	// BitsPerByte is the assessed min-entropy per byte; CreditedBits is
+	// what this run counted (0 when excluded).
+	BitsPerByte  float64       `json:"bits_per_byte"`
+	CreditedBits float64       `json:"credited_bits"`
+	Took         time.Duration `json:"took_ns"`
+	Note         string        `json:"note,omitempty"`
+	// Error is why an available source was excluded: a health failure or
+	// a read error. Err is the same as an error value.
+	Error string `json:"error,omitempty"`
+	Err   error  `json:"-"`
+}
+
+// Excluded reports whether the source gave nothing to this run.
+func (s SourceReport) Excluded() bool { return !s.Available || s.Err != nil }
+
+// Sufficient reports whether the run met its minimum.
+func (r *Report) Sufficient() bool { return r.CreditedBits >= float64(r.MinBits) }
+
+// WriteTable writes the report as an aligned text table, one line per
+// source, then a total.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tSTATUS\tBYTES\tHEALTH\tBITS/BYTE\tCREDITED\tTIME\tNOTE")
+	for _, s := range r.Sources {
+		status := "ok"
+		note := s.Note
+		switch {
+		case !s.Available:
+			status, note = "unavailable", s.Reason
+		case s.Err != nil && s.Health == HealthFail:
+			status, note = "excluded", s.Error
+		case s.Err != nil:
+			status, note = "failed", s.Error
+		}
+		health := s.Health
+		if s.HealthTest != "" {
+			health += " (" + s.HealthTest + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.2f\t%.0f\t%s\t%s\n",
+			s.Name, status, s.Bytes, health, s.BitsPerByte, s.CreditedBits, roundDuration(s.Took), note)
+	}
+	verdict := "enough"
+	if !r.Sufficient() {
+		verdict = "NOT ENOUGH"
+	}
+	fmt.Fprintf(tw, "total\t\t\t\t\t%.0f\t%s\t%s: minimum %d bits; seed file: %s\n",
+		r.CreditedBits, roundDuration(r.Took), verdict, r.MinBits, r.Seed)
+	for _, n := range r.Notes {
+		fmt.Fprintf(tw, "note\t\t\t\t\t\t\t%s\n", n)
+	}
+	return tw.Flush()
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(10 * time.Microsecond)
+}

@@ -1,0 +1,65 @@
+package harvest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/entropyshare/entropyshare/internal/atomicfile"
+)
+
+// The seed file carries state from one run to the next: SeedSize bytes of
+// generator output, mode 0600. It is mixed (credited 0 bits) into the next
+// run's key, so a run after a reboot with poor sources is still
+// unpredictable to anyone who has not read the file.
+
+// ReadSeedFile returns the seed file's contents, or nil and no error when
+// there is none yet. A file that group or others can read, or one that
+// does not hold exactly SeedSize bytes, is an error.
+func ReadSeedFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("harvest: seed file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat() // the file read, not whatever the path names later
+	if err != nil {
+		return nil, fmt.Errorf("harvest: seed file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("harvest: seed file %s is not a regular file", path)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %#o; fix: chmod 600 %s", ErrSeedPermissions, path, perm, path)
+	}
+	buf := make([]byte, SeedSize+1)
+	n, err := io.ReadFull(f, buf)
+	if n != SeedSize || err != io.ErrUnexpectedEOF {
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			return nil, fmt.Errorf("harvest: seed file: %w", err)
+		}
+		clear(buf)
+		return nil, fmt.Errorf("%w: %s is not %d bytes; remove it and a new one is made", ErrSeedSize, path, SeedSize)
+	}
+	return buf[:SeedSize], nil
+}
+
+// WriteSeedFile replaces the seed file, atomically and durably, with
+// SeedSize fresh bytes read from g (output, never the live key; with fast
+// key erasure the state moves on past them).
+func WriteSeedFile(path string, g io.Reader) error {
+	var buf [SeedSize]byte
+	defer clear(buf[:])
+	if _, err := io.ReadFull(g, buf[:]); err != nil {
+		return fmt.Errorf("harvest: seed file: %w", err)
+	}
+	if err := atomicfile.WriteFile(path, buf[:], 0o600); err != nil {
+		return fmt.Errorf("harvest: writing seed file: %w", err)
+	}
+	return nil
+}
