@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/keys"
+	"github.com/entropyshare/entropyshare/sink"
+)
+
+const vectorDir = "../../testdata/entropyshare-v1"
+
+func vector(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(vectorDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Execute(newCommand(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// setup copies the original's keys into a folder (the private one 0600).
+func setup(t *testing.T) string {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "sink.key"), vector(t, "sink.key"), 0o600)
+	os.WriteFile(filepath.Join(dir, "signer.pub"), vector(t, "signer.pub"), 0o644)
+	return dir
+}
+
+// The original's flags and keys give the original's file, byte for byte.
+func TestOriginalOutput(t *testing.T) {
+	dir := setup(t)
+	code, out, stderr := run(t, "-a", "127.0.0.1:4141", "-k", filepath.Join(dir, "sink.key"),
+		"-s", filepath.Join(dir, "signer.pub"), "-d", "120")
+	if code != 0 || out != string(vector(t, "sink.json")) {
+		t.Fatalf("exit %d\n%s\nwant\n%s\n%s", code, out, vector(t, "sink.json"), stderr)
+	}
+	// The original's single-dash long flags work too.
+	want := string(vector(t, "sink.json"))
+	t.Chdir(dir)
+	code, out, _ = run(t, "-address", "127.0.0.1:4141", "-key", "sink.key", "-signer", "signer.pub")
+	if code != 0 || out != want {
+		t.Fatalf("legacy flags: exit %d\n%s", code, out)
+	}
+}
+
+func TestOutputFile(t *testing.T) {
+	dir := setup(t)
+	t.Chdir(dir)
+	args := []string{"-a", ":4141", "-k", "sink.key", "-s", "signer.pub", "-o", "sink.json", "--legacy", "--pool", "file:/tmp/p.bin"}
+	if code, out, stderr := run(t, args...); code != 0 || out != "" {
+		t.Fatalf("exit %d: %s%s", code, out, stderr)
+	}
+	fi, _ := os.Stat("sink.json")
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %04o", fi.Mode().Perm())
+	}
+	c, err := sink.LoadConfig("sink.json")
+	if err != nil || !c.Legacy || c.Pool != "file:/tmp/p.bin" || c.Address != ":4141" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	before, _ := os.ReadFile("sink.json")
+	if code, _, stderr := run(t, args...); code != 1 || !strings.Contains(stderr, "--force") {
+		t.Fatalf("overwrite: exit %d: %s", code, stderr)
+	}
+	if after, _ := os.ReadFile("sink.json"); !bytes.Equal(before, after) {
+		t.Fatal("refused overwrite changed the file")
+	}
+	if code, _, stderr := run(t, append(args, "--force", "-d", "30")...); code != 0 {
+		t.Fatalf("--force: exit %d: %s", code, stderr)
+	}
+	if c, _ := sink.LoadConfig("sink.json"); c.Drift != 30 {
+		t.Fatal("--force did not replace")
+	}
+}
+
+func TestNewKey(t *testing.T) {
+	dir := setup(t)
+	t.Chdir(dir)
+	code, _, stderr := run(t, "--new-key", "vps1", "-s", "signer.pub", "-o", "sink.json", "--credit", "0")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	priv, err := keys.LoadCurve25519Private("vps1.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := keys.LoadCurve25519Public("vps1.pub")
+	if derived, _ := keys.Curve25519Public(priv); *derived != *pub {
+		t.Fatal("vps1.pub is not vps1.key's public key")
+	}
+	c, err := sink.LoadConfig("sink.json")
+	if err != nil || !bytes.Equal(c.Private, priv[:]) || c.Credit == nil || *c.Credit != 0 {
+		t.Fatalf("configuration does not carry the new key: %v", err)
+	}
+	if code, _, _ := run(t, "--new-key", "vps1", "-s", "signer.pub"); code != 1 {
+		t.Fatalf("existing key pair: exit %d", code)
+	}
+	if code, _, _ := run(t, "--new-key", "x", "-k", "sink.key", "-s", "signer.pub"); code != 2 {
+		t.Fatalf("-k with --new-key: exit %d", code)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dir := setup(t)
+	t.Chdir(dir)
+	os.Chmod("sink.key", 0o644)
+	if code, _, stderr := run(t, "-k", "sink.key", "-s", "signer.pub"); code != 1 || !strings.Contains(stderr, "chmod 600 sink.key") {
+		t.Fatalf("0644 key: exit %d: %s", code, stderr)
+	}
+	os.Chmod("sink.key", 0o600)
+	if code, _, stderr := run(t, "-k", "sink.key", "-s", "sink.key"); code != 1 || !strings.Contains(stderr, "RSA public key") {
+		t.Fatalf("signer not RSA: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "-k", "sink.key", "-s", "signer.pub", "--pool", "disk"); code != 2 || !strings.Contains(stderr, "Pool") {
+		t.Fatalf("bad pool: exit %d: %s", code, stderr)
+	}
+	if code, out, _ := run(t, "--help"); code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "Exit status") {
+		t.Fatalf("help: %d", code)
+	}
+}

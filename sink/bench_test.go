@@ -1,0 +1,264 @@
+package sink
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/entropyshare/entropyshare/internal/atomicfile"
+	"github.com/entropyshare/entropyshare/packet"
+)
+
+// benchSenders is the number of concurrent senders, each a board with its
+// own RSA-2048 signer and counter sequence (one signer's counters must
+// arrive in order to be accepted, so senders do not share one).
+const benchSenders = 4
+
+// Frames are sealed once per test binary and reused by every benchmark
+// round: each round starts a fresh sink at counter 0, and sealing (an
+// RSA-2048 signature, ~0.85 ms) is kept outside the timed loop.
+var benchCache struct {
+	mu     sync.Mutex
+	frames [benchSenders][][]byte // frames[s][i] carries counter i+1
+}
+
+func benchFrames(b *testing.B, perSender int) [benchSenders][][]byte {
+	benchCache.mu.Lock()
+	defer benchCache.mu.Unlock()
+	k := vectorKeys(b)
+	var wg sync.WaitGroup
+	for s := range benchSenders {
+		key := extraSigner(b, s)
+		have := len(benchCache.frames[s])
+		if have >= perSender {
+			continue
+		}
+		more := make([][]byte, perSender-have)
+		workers := runtime.GOMAXPROCS(0)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(more); i += workers {
+					more[i] = sealBench(key, k.sinkPublic, int64(have+i+1))
+				}
+			}()
+		}
+		wg.Wait()
+		benchCache.frames[s] = append(benchCache.frames[s], more...)
+	}
+	return benchCache.frames
+}
+
+func sealBench(key *rsa.PrivateKey, to *[packet.KeySize]byte, counter int64) []byte {
+	p := &packet.Packet{Timestamp: epoch.Unix(), Counter: counter}
+	rand.Read(p.Chunk[:])
+	payload, err := packet.Seal(rand.Reader, p, packet.Protocol2, key, to)
+	if err != nil {
+		panic(err)
+	}
+	f, _ := packet.AppendFrame(nil, payload)
+	return f
+}
+
+func benchConfig(b *testing.B) *Config {
+	dir := b.TempDir()
+	return testConfig(b, dir, func(c *Config) {
+		c.Signer = nil
+		c.MaxConns = 2048
+		for s := range benchSenders {
+			c.Signers = append(c.Signers, SignerConfig{Name: fmt.Sprint("board", s), Signer: pkix(b, extraSigner(b, s))})
+		}
+	})
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// drive sends b.N frames from benchSenders concurrent senders, one new
+// connection per frame, and reports throughput and CPU per packet (CPU of
+// the whole process: the senders' side of loopback TCP is included).
+func drive(b *testing.B, addr string, writes *atomic.Int64) {
+	per := (b.N + benchSenders - 1) / benchSenders
+	frames := benchFrames(b, per)
+	writes.Store(0)
+	runtime.GC()
+	b.ResetTimer()
+	cpu0, t0 := cpuTime(), time.Now()
+	var wg sync.WaitGroup
+	var rejected atomic.Int64
+	for s := range benchSenders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				if s*per+i >= b.N {
+					return
+				}
+				st, _, err := trySend(addr, frames[s][i])
+				if err != nil || st != packet.StatusAccepted {
+					rejected.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed, cpu := time.Since(t0), cpuTime()-cpu0
+	b.StopTimer()
+	if r := rejected.Load(); r > 0 {
+		b.Fatalf("%d of %d frames not accepted", r, b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "packets/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/packet")
+	b.ReportMetric(float64(writes.Load())/float64(b.N), "statewrites/packet")
+}
+
+// BenchmarkAccept: the sink (concurrent connections, group commit) against
+// a serial accept-verify-write loop that stores each counter with its own
+// durable write before feeding, as a careful one-at-a-time sink would.
+// Both store the state file durably and feed a file pool.
+func BenchmarkAccept(b *testing.B) {
+	b.Run("sink-group-commit", func(b *testing.B) {
+		cfg := benchConfig(b)
+		var writes atomic.Int64
+		write := func(path string, data []byte) error {
+			writes.Add(1)
+			return atomicfile.WriteFile(path, data, 0o600)
+		}
+		_, addr := start(b, cfg, Options{WriteState: write})
+		drive(b, addr, &writes)
+	})
+	b.Run("baseline-serial", func(b *testing.B) {
+		cfg := benchConfig(b)
+		var writes atomic.Int64
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			serialSink(b, l, cfg, &writes)
+		}()
+		drive(b, l.Addr().String(), &writes)
+		l.Close()
+		<-done
+	})
+}
+
+// serialSink is the baseline: one connection at a time, each counter
+// written durably (write, fsync, rename, folder fsync) before the chunk is
+// fed.
+func serialSink(b *testing.B, l net.Listener, cfg *Config, writes *atomic.Int64) {
+	k, err := cfg.compile()
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	pool, err := OpenFilePool(k.pool.path, false)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	defer pool.Close()
+	state := cfg.clone()
+	counters := k.counters
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		c.SetDeadline(time.Now().Add(k.readTimeout))
+		st := packet.StatusAccepted
+		var val int64
+		err = func() error {
+			payload, err := packet.ReadFrame(c, k.maxFrame)
+			if err != nil {
+				return err
+			}
+			o, err := k.recipient.Open(payload, k.signers)
+			if err != nil {
+				return err
+			}
+			if err := packet.Check(o.Packet, epoch, cfg.Drift, counters[o.Signer]); err != nil {
+				return err
+			}
+			state.Signers[o.Signer].Counter = o.Packet.Counter
+			data, _ := state.Marshal()
+			writes.Add(1)
+			if err := atomicfile.WriteFile(cfg.Path(), data, 0o600); err != nil {
+				return fmt.Errorf("%w: %v", ErrStore, err)
+			}
+			counters[o.Signer] = o.Packet.Counter
+			return pool.Feed(o.Packet.Chunk[:])
+		}()
+		if err != nil {
+			st, val = replyFor(err)
+		}
+		packet.WriteStatus(c, st, val)
+		c.Close()
+	}
+}
+
+// BenchmarkIdleConns: memory held by 1000 connections that send nothing
+// (each one a goroutine blocked in Read until its deadline). Client and
+// server ends live in this one process; the figures are per connection
+// pair, both ends included.
+func BenchmarkIdleConns(b *testing.B) {
+	const n = 1000
+	cfg := benchConfig(b)
+	s, addr := start(b, cfg, Options{Pool: &recordingPool{}})
+	for range b.N {
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		rss0 := rssBytes()
+		conns := make([]net.Conn, 0, n)
+		for range n {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		waitFor(b, func() bool { return s.open.Load() == n })
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		rss1 := rssBytes()
+		b.ReportMetric(float64(m1.HeapInuse-m0.HeapInuse)/n, "heap-B/conn")
+		b.ReportMetric(float64(m1.StackInuse-m0.StackInuse)/n, "stack-B/conn")
+		b.ReportMetric(float64(rss1-rss0)/n, "rss-B/conn")
+		b.ReportMetric(float64(rss1)/(1<<20), "rss-MB")
+		for _, c := range conns {
+			c.Close()
+		}
+		waitFor(b, func() bool { return s.open.Load() == 0 })
+	}
+}
+
+func rssBytes() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

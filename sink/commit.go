@@ -1,0 +1,133 @@
+package sink
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/entropyshare/entropyshare/packet"
+)
+
+// Group commit. A connection whose packet passed every other check
+// reserves its counter (reserve: the check against the highest counter
+// reserved so far and the reservation are one step under mu, so no two
+// connections can pass with the same counter), then waits for the batch it
+// joined. The committer takes the whole batch, writes the state file once
+// (fsync, rename, folder fsync) with the highest counters, and only then
+// releases the batch: each connection feeds its own chunk after its counter
+// is durable. While one write is in progress the next batch fills, so
+// concurrent packets share fsyncs and a lone packet waits for no timer.
+
+// batch is the set of reservations made durable by one state write.
+type batch struct {
+	done    chan struct{} // closed when err is set
+	err     error
+	n       int
+	touched []bool // signer indexes with a reservation in this batch
+}
+
+// reserve checks counter against signer i's highest reserved counter and,
+// if it is above, reserves it in the current batch. A counter that another
+// connection has overtaken, durable or not, is rejected with that counter
+// as the stored one: the source may move up to it.
+func (s *Server) reserve(i int, counter int64) (*batch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := packet.CheckCounter(counter, s.pending[i]); err != nil {
+		return nil, err
+	}
+	s.pending[i] = counter
+	if s.cur == nil {
+		s.cur = &batch{done: make(chan struct{}), touched: make([]bool, len(s.pending))}
+	}
+	s.cur.touched[i] = true
+	s.cur.n++
+	select {
+	case s.kick <- struct{}{}:
+	default: // the committer is already due to look
+	}
+	return s.cur, nil
+}
+
+func (s *Server) commitLoop() {
+	defer close(s.committerDone)
+	for {
+		select {
+		case <-s.kick:
+			s.commit()
+		case <-s.stop:
+			s.commit() // nothing should be left; never strand a waiter
+			return
+		}
+	}
+}
+
+// commit makes the current batch durable, or fails all of it.
+func (s *Server) commit() {
+	s.mu.Lock()
+	b := s.cur
+	s.cur = nil
+	if b == nil {
+		s.mu.Unlock()
+		return
+	}
+	counters := slices.Clone(s.pending)
+	s.mu.Unlock()
+
+	start := time.Now()
+	err := s.store(counters)
+	s.m.commitSeconds.Observe(time.Since(start).Seconds())
+	s.m.commitBatch.Observe(float64(b.n))
+
+	s.mu.Lock()
+	if err == nil {
+		copy(s.stored, counters)
+	} else {
+		// Roll back what this batch reserved, unless the batch filling now
+		// reserved a higher counter for the same signer (those wait for the
+		// next write and are above the stored counter all the same).
+		for i := range s.pending {
+			if s.cur == nil || !s.cur.touched[i] {
+				s.pending[i] = s.stored[i]
+			}
+		}
+	}
+	s.mu.Unlock()
+
+	if err != nil {
+		s.storeOK.Store(false)
+		s.m.storeErrors.Inc()
+		s.log.Error("cannot store counters: rejecting packets until the state file is writable",
+			"file", s.path, "error", err.Error(), "packets", b.n)
+		b.err = fmt.Errorf("%w: %v", ErrStore, err)
+	} else {
+		if !s.storeOK.Swap(true) {
+			s.log.Info("state file writable again", "file", s.path)
+		}
+		for i, c := range counters {
+			if b.touched[i] {
+				s.m.counter.WithLabelValues(s.k.names[i]).Set(float64(c))
+			}
+		}
+	}
+	close(b.done)
+}
+
+// store writes the state file with the given counters. Only the committer
+// calls it, so s.state is its alone.
+func (s *Server) store(counters []int64) error {
+	j := 0
+	if s.k.primary {
+		s.state.Counter = counters[0]
+		j = 1
+	}
+	for i := range s.state.Signers {
+		s.state.Signers[i].Counter = counters[j+i]
+	}
+	data, err := s.state.Marshal()
+	if err != nil {
+		return err
+	}
+	defer clear(data) // it holds the private key
+	return s.writeState(s.path, data)
+}

@@ -1,0 +1,411 @@
+package sink
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/entropyshare/entropyshare/internal/jsonextra"
+	"github.com/entropyshare/entropyshare/keys"
+	"github.com/entropyshare/entropyshare/packet"
+)
+
+// Config is the sink's configuration and its state file: the sink rewrites
+// it (atomically, mode 0600) each time a counter moves.
+//
+// The first five fields are the original entropyshare's, in the order its
+// entropy-config wrote them, so that an original file rewritten with no new
+// settings comes back byte for byte with only the counter changed. The rest
+// are this project's and are left out of the file while they hold their
+// zero value, which always means "the default".
+type Config struct {
+	Address string // listen address, host:port
+	Signer  []byte `json:",omitempty"` // PKIX DER of the first signer's RSA public key
+	Counter int64  // stored counter of Signer
+	Private []byte // the sink's Curve25519 private key, 32 bytes
+	Drift   int64  // seconds a timestamp may differ from the sink's clock
+
+	// Legacy accepts protocol 1 (original) packets from Signer. Protocol 1
+	// signatures are not bound to the sink and can be forwarded by a
+	// neighbouring sink of the same source.
+	Legacy bool `json:",omitempty"`
+	// Pool is "kernel" (the default, also when empty) or "file:/path".
+	Pool string `json:",omitempty"`
+	// PoolSync fsyncs a file pool after each chunk.
+	PoolSync bool `json:",omitempty"`
+	// Credit is the number of bits credited to the kernel pool per chunk.
+	// Absent (nil) means DefaultCredit; 0 mixes the chunk in without
+	// crediting it. A pointer because 0 is a meaningful setting.
+	Credit *int `json:",omitempty"`
+	// MaxConns bounds concurrent connections; 0 means DefaultMaxConns.
+	MaxConns int `json:",omitempty"`
+	// ReadTimeout is the time a peer has to deliver its frame; 0 means
+	// DefaultReadTimeout. Written as Go duration text ("30s").
+	ReadTimeout Duration `json:",omitempty"`
+	// MaxFrame bounds the payload length a frame may announce; 0 means
+	// packet.DefaultMaxFrame.
+	MaxFrame int `json:",omitempty"`
+	// Metrics is the listen address of the /metrics and /healthz HTTP
+	// endpoint; empty means off.
+	Metrics string `json:",omitempty"`
+	// Signers are further sources, each with its own counter.
+	Signers []SignerConfig `json:",omitempty"`
+
+	path  string           // the file this configuration was loaded from
+	extra jsonextra.Fields // members this version does not know, kept on rewrite
+}
+
+// SignerConfig is one additional source in Config.Signers.
+type SignerConfig struct {
+	Name    string // unique; names the signer in logs and metrics
+	Signer  []byte // PKIX DER of its RSA public key
+	Counter int64  // its stored counter
+	Legacy  bool   `json:",omitempty"` // accept protocol 1 from it
+
+	extra jsonextra.Fields
+}
+
+// DefaultSignerName names Config.Signer in logs, metrics and errors.
+const DefaultSignerName = "default"
+
+// UnmarshalJSON decodes a signer entry, keeping members it does not know.
+func (s *SignerConfig) UnmarshalJSON(data []byte) error {
+	type plain SignerConfig
+	var p plain
+	extra, err := jsonextra.Unmarshal(data, &p)
+	if err != nil {
+		return err
+	}
+	*s = SignerConfig(p)
+	s.extra = extra
+	return nil
+}
+
+// MarshalJSON encodes a signer entry with the members it kept.
+func (s SignerConfig) MarshalJSON() ([]byte, error) {
+	type plain SignerConfig
+	return jsonextra.Marshal(plain(s), s.extra)
+}
+
+// Duration is a time.Duration written in JSON as Go duration text ("30s").
+// A bare JSON number is read as seconds, as Drift is.
+type Duration time.Duration
+
+// MarshalJSON writes d as duration text.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads duration text or a number of seconds.
+func (d *Duration) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(bytes.TrimSpace(data)), 64)
+	if err != nil {
+		return fmt.Errorf("want duration text such as \"30s\" or a number of seconds, got %s", data)
+	}
+	*d = Duration(f * float64(time.Second))
+	return nil
+}
+
+// ConfigError is a configuration that cannot be used: it names the file and,
+// where one is to blame, the field.
+type ConfigError struct {
+	Path  string // the file, or empty for a configuration not read from one
+	Field string // e.g. "Private" or "Signers[1].Signer"; empty for the whole file
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString("sink: ")
+	if e.Path != "" {
+		var pe *keys.PermissionError
+		if errors.As(e.Err, &pe) {
+			// It names the file and the chmod that fixes it already.
+			return b.String() + strings.TrimPrefix(pe.Error(), "keys: ")
+		}
+		b.WriteString(e.Path + ": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	msg := e.Err.Error()
+	for _, p := range []string{"keys: ", "packet: ", "json: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	b.WriteString(msg)
+	return b.String()
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// errMissing is wrapped by errors about a required field that is absent.
+var errMissing = errors.New("missing")
+
+// LoadConfig reads and checks a sink configuration file. The file holds
+// the sink's private key, so it is refused when group or others can read
+// it (the original wrote it 0644; the error says which chmod fixes that).
+func LoadConfig(path string) (*Config, error) {
+	data, err := keys.ReadPrivateFile(path)
+	if err != nil {
+		var fe *keys.FileError
+		if errors.As(err, &fe) {
+			err = fe.Err
+		}
+		return nil, &ConfigError{Path: path, Err: err}
+	}
+	defer clear(data)
+	c, err := ParseConfig(data)
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.Path = path
+		}
+		return nil, err
+	}
+	c.path = path
+	return c, nil
+}
+
+// ParseConfig decodes and checks a configuration. Members it does not
+// know are kept and written back by Marshal.
+func ParseConfig(data []byte) (*Config, error) {
+	c := new(Config)
+	extra, err := jsonextra.Unmarshal(data, c)
+	if err != nil {
+		field, ferr := locate(data)
+		if ferr != nil {
+			err = ferr
+		}
+		return nil, &ConfigError{Field: field, Err: err}
+	}
+	c.extra = extra
+	if _, err := c.compile(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Path returns the file the configuration was loaded from, where the sink
+// stores its counters.
+func (c *Config) Path() string { return c.path }
+
+// SetPath sets the file Marshal's output is stored in by a sink.
+func (c *Config) SetPath(path string) { c.path = path }
+
+// Marshal encodes the configuration, unknown members included, as the
+// original tools wrote it: tab-indented, with a final newline.
+func (c *Config) Marshal() ([]byte, error) {
+	return jsonextra.Marshal(c, c.extra)
+}
+
+// Validate reports the first problem that would stop a sink from starting.
+func (c *Config) Validate() error {
+	_, err := c.compile()
+	return err
+}
+
+// clone returns a deep enough copy for the committer to own.
+func (c *Config) clone() *Config {
+	d := *c
+	d.Signers = slices.Clone(c.Signers)
+	return &d
+}
+
+// locate finds the field whose value made decoding fail, since
+// encoding/json does not name it for bad base64.
+func locate(data []byte) (string, error) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return "", nil
+	}
+	for _, name := range sortedKeys(top) {
+		f, ok := fieldByJSONName(reflect.TypeFor[Config](), name)
+		if !ok {
+			continue
+		}
+		if f.Name != "Signers" {
+			if err := json.Unmarshal(top[name], reflect.New(f.Type).Interface()); err != nil {
+				return f.Name, err
+			}
+			continue
+		}
+		var items []json.RawMessage
+		if err := json.Unmarshal(top[name], &items); err != nil {
+			return "Signers", err
+		}
+		for i, item := range items {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(item, &m); err != nil {
+				return fmt.Sprintf("Signers[%d]", i), err
+			}
+			for _, n := range sortedKeys(m) {
+				sf, ok := fieldByJSONName(reflect.TypeFor[SignerConfig](), n)
+				if !ok {
+					continue
+				}
+				if err := json.Unmarshal(m[n], reflect.New(sf.Type).Interface()); err != nil {
+					return fmt.Sprintf("Signers[%d].%s", i, sf.Name), err
+				}
+			}
+		}
+	}
+	return "", nil
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
+	for f := range t.Fields() {
+		if f.IsExported() && strings.EqualFold(f.Name, name) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// compiled is a configuration checked and ready to serve.
+type compiled struct {
+	recipient   *packet.Recipient
+	signers     []packet.Signer // the order packet.Verify reports indexes in
+	names       []string        // names[i] names signers[i]
+	primary     bool            // signers[0] is Config.Signer; Signers follow
+	counters    []int64         // stored counters, by signer index
+	credit      int
+	maxConns    int
+	readTimeout time.Duration
+	maxFrame    int
+	pool        poolSpec
+}
+
+type poolSpec struct {
+	kernel bool
+	path   string
+	sync   bool
+}
+
+func fieldErr(field string, format string, args ...any) error {
+	return &ConfigError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+func (c *Config) compile() (*compiled, error) {
+	k := &compiled{}
+	if c.Address == "" {
+		return nil, &ConfigError{Field: "Address", Err: errMissing}
+	}
+	if len(c.Private) == 0 {
+		return nil, &ConfigError{Field: "Private", Err: errMissing}
+	}
+	if len(c.Private) != packet.KeySize {
+		return nil, fieldErr("Private", "key is %d bytes, want %d", len(c.Private), packet.KeySize)
+	}
+	var priv [packet.KeySize]byte
+	copy(priv[:], c.Private)
+	r, err := packet.NewRecipient(&priv)
+	clear(priv[:])
+	if err != nil {
+		return nil, &ConfigError{Field: "Private", Err: err}
+	}
+	k.recipient = r
+	if c.Drift < 0 {
+		return nil, fieldErr("Drift", "%d is negative", c.Drift)
+	}
+
+	if len(c.Signer) == 0 && len(c.Signers) == 0 {
+		return nil, &ConfigError{Field: "Signer", Err: fmt.Errorf("%w: no signer configured (Signer or Signers)", errMissing)}
+	}
+	add := func(field, name string, der []byte, counter int64, legacy bool) error {
+		key, err := keys.ParseRSAPublic(der)
+		if err != nil {
+			return &ConfigError{Field: field, Err: err}
+		}
+		for i, s := range k.signers {
+			if s.Key.Equal(key) {
+				return fieldErr(field, "same key as signer %q", k.names[i])
+			}
+		}
+		k.signers = append(k.signers, packet.Signer{Key: key, Legacy: legacy})
+		k.names = append(k.names, name)
+		k.counters = append(k.counters, counter)
+		return nil
+	}
+	if len(c.Signer) > 0 {
+		k.primary = true
+		if err := add("Signer", DefaultSignerName, c.Signer, c.Counter, c.Legacy); err != nil {
+			return nil, err
+		}
+	}
+	for i, s := range c.Signers {
+		field := fmt.Sprintf("Signers[%d]", i)
+		if s.Name == "" {
+			return nil, &ConfigError{Field: field + ".Name", Err: errMissing}
+		}
+		if slices.Contains(k.names, s.Name) || s.Name == DefaultSignerName {
+			return nil, fieldErr(field+".Name", "%q is not unique (%q names Signer)", s.Name, DefaultSignerName)
+		}
+		if len(s.Signer) == 0 {
+			return nil, &ConfigError{Field: field + ".Signer", Err: errMissing}
+		}
+		if err := add(field+".Signer", s.Name, s.Signer, s.Counter, s.Legacy); err != nil {
+			return nil, err
+		}
+	}
+
+	k.credit = DefaultCredit
+	if c.Credit != nil {
+		k.credit = *c.Credit
+		if k.credit < 0 || k.credit > MaxCredit {
+			return nil, fieldErr("Credit", "%d bits, want 0 to %d", k.credit, MaxCredit)
+		}
+	}
+	k.maxConns = cmpDefault(c.MaxConns, DefaultMaxConns)
+	if c.MaxConns < 0 {
+		return nil, fieldErr("MaxConns", "%d is negative", c.MaxConns)
+	}
+	k.readTimeout = cmpDefault(time.Duration(c.ReadTimeout), DefaultReadTimeout)
+	if c.ReadTimeout < 0 {
+		return nil, fieldErr("ReadTimeout", "%s is negative", time.Duration(c.ReadTimeout))
+	}
+	k.maxFrame = cmpDefault(c.MaxFrame, packet.DefaultMaxFrame)
+	if k.maxFrame < packet.MinFrame || k.maxFrame > packet.MaxFrameLimit {
+		return nil, fieldErr("MaxFrame", "%d bytes, want %d to %d", k.maxFrame, packet.MinFrame, packet.MaxFrameLimit)
+	}
+	switch {
+	case c.Pool == "" || c.Pool == "kernel":
+		k.pool = poolSpec{kernel: true}
+	case strings.HasPrefix(c.Pool, "file:") && len(c.Pool) > len("file:"):
+		k.pool = poolSpec{path: strings.TrimPrefix(c.Pool, "file:"), sync: c.PoolSync}
+	default:
+		return nil, fieldErr("Pool", "%q, want \"kernel\" or \"file:/path\"", c.Pool)
+	}
+	return k, nil
+}
+
+// cmpDefault returns v, or def when v is zero or negative.
+func cmpDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,43 @@
+package sink
+
+import "time"
+
+// Implementation defaults and limits; the protocol's own sizes live in
+// package packet.
+const (
+	// DefaultCredit is the number of bits credited to the kernel pool for
+	// each accepted 1024-byte chunk when the configuration does not say.
+	DefaultCredit = 256
+
+	// MaxCredit is the most a chunk can be credited: one bit per bit.
+	MaxCredit = 1024 * 8
+
+	// DefaultMaxConns bounds the connections a sink serves at once.
+	DefaultMaxConns = 256
+
+	// DefaultReadTimeout is how long a peer has to deliver its whole frame,
+	// from accept to the last byte: a 1.6 KB frame arrives in about 5 s at
+	// 300 B/s, so 30 s leaves room for slow links and none for stalls.
+	DefaultReadTimeout = 30 * time.Second
+
+	// writeTimeout bounds writing the status reply.
+	writeTimeout = 5 * time.Second
+
+	// lingerTimeout and lingerBytes bound how long and how much a sink
+	// drains from a peer after replying, so that closing with unread input
+	// does not turn into a reset that destroys the reply in flight.
+	lingerTimeout = time.Second
+	lingerBytes   = 64 << 10
+
+	// busyResponders bounds the goroutines that tell excess connections
+	// the sink is busy; beyond it they are closed without a reply.
+	busyResponders = 64
+
+	// DefaultShutdownTimeout is how long the command waits for in-flight
+	// connections on SIGTERM before closing them.
+	DefaultShutdownTimeout = 10 * time.Second
+
+	// defaultStateMode is the mode of the state file: it holds the sink's
+	// private key.
+	defaultStateMode = 0o600
+)

@@ -1,0 +1,360 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/entropyshare/entropyshare/internal/atomicfile"
+	"github.com/entropyshare/entropyshare/packet"
+)
+
+// Options are what a Server takes besides its configuration. The zero
+// value serves with the real clock, the pool the configuration names, and
+// no log.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock drift is checked against.
+	Now func() time.Time
+	// Pool receives accepted chunks; nil opens the configuration's pool
+	// (and Shutdown closes it).
+	Pool Pool
+	// WriteState stores the state file durably; nil means an atomic write
+	// with mode 0600 (internal/atomicfile). Tests inject failures here.
+	WriteState func(path string, data []byte) error
+}
+
+// Server is a running sink: it accepts frames on listeners, checks them in
+// PROTOCOL.md's order, stores counters durably and feeds the pool.
+type Server struct {
+	k          *compiled
+	drift      int64
+	path       string
+	state      *Config // the committer's copy, rewritten with new counters
+	log        *slog.Logger
+	now        func() time.Time
+	pool       Pool
+	ownPool    bool
+	writeState func(path string, data []byte) error
+	m          *metrics
+
+	mu      sync.Mutex // guards what follows
+	stored  []int64    // durable counters, by signer index
+	pending []int64    // highest reserved counters (>= stored)
+	cur     *batch     // reservations waiting for the next write
+
+	kick          chan struct{}
+	stop          chan struct{}
+	committerDone chan struct{}
+	storeOK       atomic.Bool
+
+	open     atomic.Int64  // connections being served (the MaxConns cap)
+	busySem  chan struct{} // bounds goroutines replying "busy"
+	shutting atomic.Bool
+
+	trackMu   sync.Mutex
+	conns     map[net.Conn]struct{}
+	listeners map[net.Listener]struct{}
+	wg        sync.WaitGroup // connection goroutines
+}
+
+// New checks cfg and starts a sink's committer. cfg must have been loaded
+// from its file (LoadConfig) or given one with SetPath: that is where the
+// counters are stored. Call Shutdown to stop it.
+func New(cfg *Config, opts Options) (*Server, error) {
+	k, err := cfg.compile()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Path() == "" {
+		return nil, errors.New("sink: configuration has no file to store counters in")
+	}
+	s := &Server{
+		k:             k,
+		drift:         cfg.Drift,
+		path:          cfg.Path(),
+		state:         cfg.clone(),
+		log:           opts.Logger,
+		now:           opts.Now,
+		pool:          opts.Pool,
+		writeState:    opts.WriteState,
+		stored:        slices.Clone(k.counters),
+		pending:       slices.Clone(k.counters),
+		kick:          make(chan struct{}, 1),
+		stop:          make(chan struct{}),
+		committerDone: make(chan struct{}),
+		busySem:       make(chan struct{}, busyResponders),
+		conns:         map[net.Conn]struct{}{},
+		listeners:     map[net.Listener]struct{}{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.writeState == nil {
+		s.writeState = func(path string, data []byte) error {
+			return atomicfile.WriteFile(path, data, defaultStateMode)
+		}
+	}
+	if s.pool == nil {
+		p, err := openPool(k, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.pool, s.ownPool = p, true
+	}
+	s.m = newMetrics(k.names, k.counters)
+	s.storeOK.Store(true)
+	go s.commitLoop()
+	return s, nil
+}
+
+// Counters returns the durable counters by signer name.
+func (s *Server) Counters() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.stored))
+	for i, c := range s.stored {
+		out[s.k.names[i]] = c
+	}
+	return out
+}
+
+// Serve accepts connections on l until Shutdown, serving each on its own
+// goroutine, at most MaxConns at once; it returns ErrServerClosed after
+// Shutdown. Excess connections are told the sink is busy (0x06) and closed.
+func (s *Server) Serve(l net.Listener) error {
+	if !s.track(l, nil) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer s.untrack(l, nil)
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.shutting.Load() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of file descriptors, say: wait rather than spin, as
+			// net/http does.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; retrying", "error", err.Error(), "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if s.open.Load() >= int64(s.k.maxConns) {
+			s.refuse(c)
+			continue
+		}
+		if !s.track(nil, c) {
+			c.Close()
+			continue
+		}
+		s.open.Add(1)
+		s.m.open.Inc()
+		go s.serveConn(c)
+	}
+}
+
+// track registers a listener or connection unless the server is shutting
+// down. Registering and Shutdown's wait are ordered by trackMu, so no
+// connection starts after Shutdown began waiting.
+func (s *Server) track(l net.Listener, c net.Conn) bool {
+	s.trackMu.Lock()
+	defer s.trackMu.Unlock()
+	if s.shutting.Load() {
+		return false
+	}
+	if l != nil {
+		s.listeners[l] = struct{}{}
+	}
+	if c != nil {
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+	}
+	return true
+}
+
+func (s *Server) untrack(l net.Listener, c net.Conn) {
+	s.trackMu.Lock()
+	defer s.trackMu.Unlock()
+	if l != nil {
+		delete(s.listeners, l)
+	}
+	if c != nil {
+		delete(s.conns, c)
+		s.wg.Done()
+	}
+}
+
+// refuse tells an excess connection the sink is busy, on a goroutine of a
+// bounded set; when that set is full too, it just closes the connection.
+func (s *Server) refuse(c net.Conn) {
+	s.m.rejected.WithLabelValues("busy", "").Inc()
+	s.log.Info("rejected", "peer", c.RemoteAddr().String(), "reason", "busy", "status", int(packet.StatusBusy))
+	select {
+	case s.busySem <- struct{}{}:
+	default:
+		c.Close()
+		return
+	}
+	if !s.track(nil, c) {
+		<-s.busySem
+		c.Close()
+		return
+	}
+	go func() {
+		defer func() { <-s.busySem }()
+		defer s.untrack(nil, c)
+		defer c.Close()
+		c.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if packet.WriteStatus(c, packet.StatusBusy, 0) == nil {
+			linger(c)
+		}
+	}()
+}
+
+// serveConn runs one connection: read, check, store, feed, reply, log.
+func (s *Server) serveConn(c net.Conn) {
+	defer s.untrack(nil, c)
+	defer s.m.open.Dec()
+	defer s.open.Add(-1)
+	defer c.Close()
+	start := time.Now()
+	c.SetReadDeadline(start.Add(s.k.readTimeout))
+
+	o, hint, err := s.receive(c)
+
+	status, value := replyFor(err)
+	// Log first, so that the line exists by the time the peer reads the reply.
+	s.record(c, o, hint, err, status, start)
+	c.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if packet.WriteStatus(c, status, value) == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		linger(c)
+	}
+}
+
+// record counts and logs one connection's outcome: one line each.
+func (s *Server) record(c net.Conn, o *opened, hint string, err error, status packet.Status, start time.Time) {
+	attrs := []any{"peer", c.RemoteAddr().String()}
+	name := ""
+	if o != nil {
+		name = o.name
+		attrs = append(attrs, "protocol", int(o.Protocol), "signer", o.name, "counter", o.Packet.Counter)
+	}
+	if err == nil {
+		s.m.accepted.WithLabelValues(name).Inc()
+		s.m.lastAccepted.WithLabelValues(name).Set(float64(s.now().Unix()))
+		s.log.Info("accepted", append(attrs, "duration", time.Since(start))...)
+		return
+	}
+	reason := Reason(err)
+	s.m.rejected.WithLabelValues(reason, name).Inc()
+	attrs = append(attrs, "reason", reason, "status", int(status), "error", err.Error())
+	if hint != "" {
+		attrs = append(attrs, "hint", hint)
+	}
+	level := slog.LevelInfo
+	if reason == "store" || reason == "feed" {
+		level = slog.LevelError
+	}
+	s.log.Log(context.Background(), level, "rejected", append(attrs, "duration", time.Since(start))...)
+}
+
+// receive applies every acceptance step to the frame on r.
+func (s *Server) receive(r io.Reader) (*opened, string, error) {
+	payload, err := packet.ReadFrame(r, s.k.maxFrame)
+	if err != nil {
+		return nil, "", err
+	}
+	o, hint, err := s.k.check(payload, s.now(), s.drift)
+	if err != nil {
+		return o, hint, err
+	}
+	b, err := s.reserve(o.Signer, o.Packet.Counter)
+	if err != nil {
+		return o, "", err
+	}
+	<-b.done
+	if b.err != nil {
+		return o, "", b.err
+	}
+	if err := s.pool.Feed(o.Packet.Chunk[:]); err != nil {
+		return o, "", fmt.Errorf("%w: %v", ErrFeed, err)
+	}
+	s.m.fedBytes.Add(packet.ChunkSize)
+	if cp, ok := s.pool.(creditor); ok {
+		s.m.creditedBits.Add(float64(cp.CreditedBits()))
+	}
+	return o, "", nil
+}
+
+// linger half-closes c and drains what the peer still sends, briefly, so
+// that closing with unread input does not reset the connection and destroy
+// the reply on its way (a peer whose frame was refused after its header,
+// say, is still writing).
+func linger(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.CopyN(io.Discard, c, lingerBytes)
+}
+
+// Shutdown stops accepting, waits for the connections in flight until ctx
+// is done, then closes those left and waits for their goroutines (a
+// connection waiting for its counter to be stored still finishes: the
+// write is bounded by the disk). It returns ctx's error if it had to close
+// connections. Shutdown may be called more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.trackMu.Lock()
+	first := !s.shutting.Swap(true)
+	for l := range s.listeners {
+		l.Close()
+	}
+	s.trackMu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.trackMu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.trackMu.Unlock()
+		<-done
+	}
+	if first {
+		close(s.stop)
+		<-s.committerDone
+		if cl, ok := s.pool.(io.Closer); ok && s.ownPool {
+			if cerr := cl.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}
+	<-s.committerDone
+	return err
+}
