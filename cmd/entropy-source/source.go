@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/keys"
+	"github.com/entropyshare/entropyshare/packet"
+	"github.com/entropyshare/entropyshare/source"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes beyond internal/cli's 0, 1 and 2.
+const exitInsufficient = 3
+
+const exitCodes = `
+Exit status:
+  0  every due target was delivered, or none was due
+  1  some delivery failed (see the lines printed), the file could not be
+     written, or another run held the lock longer than --lock-wait
+  2  usage or configuration error: bad flag, missing or broken targets
+     file, missing, broken or group/other-readable signer key
+  3  not enough healthy entropy: nothing was sent and nothing changed`
+
+// env is what tests replace.
+type env struct {
+	stopContext func() (context.Context, context.CancelFunc)
+	entropy     backend
+}
+
+func defaultEnv() env {
+	return env{
+		stopContext: func() (context.Context, context.CancelFunc) {
+			return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		},
+		entropy: systemBackend{},
+	}
+}
+
+func newCommand(e env) *cobra.Command {
+	var (
+		keyPath, targetsPath, seedPath string
+		verbose, daemon                bool
+		cfg                            source.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "entropy-source [-k signer.key] [-t targets.json] [-s seed] [-v] [--daemon]",
+		Short: "Push signed entropy packets to every sink that is due",
+		Long: `entropy-source makes one run: it locks the targets file (a lock file beside
+it, so overlapping cron runs never both send), harvests and health-tests
+local entropy once if any target is due, and sends every due target one
+1024-byte packet, signed with the RSA key and sealed to the sink's
+Curve25519 key, at most --concurrency at a time.
+
+Before any packet leaves, the counters it uses are already in the targets
+file: a run killed at any point can skip counters, never reuse one.
+Afterwards a delivered target is due again after its Interval (default 6h,
+plus a little random spread); a failed one is retried after a backoff that
+starts at 1m and doubles up to its Interval, with the reason in LastError.
+A sink that reports a higher stored counter (status 0x02) is followed, at
+most 2^32 ahead, and sent once more.
+
+It prints nothing when every due target was delivered, unless -v; otherwise
+one line per due target. With --daemon it stays running and scans the
+targets file every minute, for systems without cron; SIGTERM or SIGINT stops
+it after the run in progress.
+
+The signer key must not be readable by group or others.
+` + exitCodes,
+		Example: `  entropy-source -k signer.key -t targets.json -s seed
+  entropy-source -k /etc/entropyshare/signer.key -t /var/lib/entropyshare/targets.json -v
+  entropy-source --daemon -k signer.key -t targets.json
+  entropy-source harvest -n 32 | xxd          # generator output
+  entropy-source sources                      # the entropy sources and their health
+  entropy-target -a vps1.example.net:4141 -k sink.pub --append targets.json   # add a sink`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			key, err := loadKey(keyPath)
+			if err != nil {
+				return err
+			}
+			cfg.Targets = targetsPath
+			cfg.Signer = key
+			cfg.Harvest = e.entropy.Harvester(seedPath)
+			ctx, stop := e.stopContext()
+			defer stop()
+			if daemon {
+				source.Daemon(ctx, cfg, source.DaemonPeriod, func(rep *source.Report, err error) {
+					if err := outcome(cmd, rep, err, verbose); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: %v\n", err)
+					}
+				})
+				return nil
+			}
+			rep, err := source.Run(ctx, cfg)
+			return outcome(cmd, rep, err, verbose)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&keyPath, "key", "k", "signer.key", "RSA signer private key (mode 0600)")
+	f.StringVarP(&targetsPath, "targets", "t", "targets.json", "targets file (JSON array; see entropy-target)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "print a line per due target even when all were delivered")
+	f.BoolVar(&daemon, "daemon", false, "keep running and scan the targets file every minute")
+	f.IntVar(&cfg.Concurrency, "concurrency", source.DefaultConcurrency, "sinks to talk to at once")
+	f.DurationVar(&cfg.DialTimeout, "dial-timeout", source.DefaultDialTimeout, "time to connect to a sink, name lookup included")
+	f.DurationVar(&cfg.IOTimeout, "timeout", source.DefaultIOTimeout, "time to send a packet and read the sink's reply")
+	f.DurationVar(&cfg.LockWait, "lock-wait", source.DefaultLockWait, "time to wait for another run's lock on the targets file")
+	cmd.PersistentFlags().StringVarP(&seedPath, "seed", "s", "", "seed file the generator reads and rewrites")
+	e.entropy.AddFlags(cmd.PersistentFlags())
+	cmd.AddCommand(harvestCommand(e, &seedPath), sourcesCommand(e, &seedPath))
+	return cmd
+}
+
+func loadKey(path string) (*rsa.PrivateKey, error) {
+	k, err := keys.LoadRSAPrivate(path)
+	if err == nil {
+		return k, nil
+	}
+	err = cli.Usage(err)
+	switch {
+	case errors.Is(err, keys.ErrPermissions):
+		// The error says which chmod fixes it.
+	case errors.Is(err, fs.ErrNotExist):
+		err = cli.Hint(err, "make a signer key pair with: rsagen -o signer (or give its path with -k)")
+	case errors.Is(err, fs.ErrPermission):
+		err = cli.Hint(err, "run as the user that owns the key")
+	}
+	return nil, err
+}
+
+// outcome prints a run's report and turns it into the exit code.
+func outcome(cmd *cobra.Command, rep *source.Report, err error, verbose bool) error {
+	out := cmd.OutOrStdout()
+	if rep != nil {
+		for _, res := range rep.Results {
+			if res.Delivered && res.NoReply && res.Target.Proto() == packet.Protocol2 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: warning: %s: no status reply to a protocol 2 packet; an original sink drops those silently (mark it \"Protocol\": 1)\n", res.Target.Label())
+			}
+		}
+		if verbose || rep.Failed() > 0 {
+			printReport(out, rep)
+		}
+	}
+	switch {
+	case err == nil && rep.Failed() > 0:
+		return cli.Exit(cli.ExitFail, fmt.Errorf("%d of %d due targets failed", rep.Failed(), len(rep.Results)))
+	case err == nil:
+		return nil
+	case errors.Is(err, source.ErrInsufficient):
+		return cli.Exit(exitInsufficient, err)
+	case errors.Is(err, source.ErrConfig):
+		if errors.Is(err, fs.ErrNotExist) {
+			return cli.Hint(cli.Usage(err), "add a sink with: entropy-target -a HOST:PORT -k sink.pub --append TARGETS")
+		}
+		return cli.Usage(err)
+	case errors.Is(err, source.ErrLocked):
+		return cli.Hint(cli.Exit(cli.ExitFail, err), "another entropy-source is running on this targets file; raise --lock-wait if runs overlap often")
+	}
+	return cli.Exit(cli.ExitFail, err)
+}
+
+func printReport(w io.Writer, rep *source.Report) {
+	if len(rep.Results) == 0 {
+		if rep.Targets == 0 {
+			fmt.Fprintln(w, "no targets")
+			return
+		}
+		fmt.Fprintf(w, "nothing due of %d targets; next at %s (in %s)\n", rep.Targets,
+			rep.NextDue.Format(time.RFC3339), time.Until(rep.NextDue).Round(time.Second))
+		return
+	}
+	for _, res := range rep.Results {
+		t := res.Target
+		label := t.Address
+		if t.Name != "" {
+			label = t.Name + " (" + t.Address + ")"
+		}
+		next := time.Until(time.Unix(t.Next, 0)).Round(time.Second)
+		if res.Delivered {
+			how := "delivered"
+			if res.Retried {
+				how = "delivered after following the sink's counter"
+			}
+			if res.NoReply {
+				how += ", no reply (original sink)"
+			}
+			fmt.Fprintf(w, "%s: %s, counter %d, protocol %d, %s; next in %s\n", label, how, res.Counter, t.Proto(), res.Elapsed.Round(time.Millisecond), next)
+		} else {
+			fmt.Fprintf(w, "%s: FAILED, counter %d: %s; retry in %s\n", label, res.Counter, t.LastError, next)
+		}
+	}
+}
+
+func harvestCommand(e env, seedPath *string) *cobra.Command {
+	var (
+		n     int
+		asHex bool
+	)
+	cmd := &cobra.Command{
+		Use:   "harvest [-n BYTES] [--hex]",
+		Short: "Harvest once and print generator output",
+		Long: `harvest gathers and health-tests entropy as a run does, seeds the
+generator, and writes BYTES of its output to stdout (raw, or hex with --hex).
+` + exitCodes,
+		Example: `  entropy-source harvest -n 32 | xxd
+  entropy-source harvest -n 1048576 | rngtest
+  entropy-source harvest --hex`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if n < 0 {
+				return cli.Usagef("-n %d: want a byte count of 0 or more", n)
+			}
+			ctx, stop := e.stopContext()
+			defer stop()
+			gen, err := e.entropy.Harvester(*seedPath)(ctx)
+			if err != nil {
+				if errors.Is(err, source.ErrInsufficient) {
+					return cli.Exit(exitInsufficient, err)
+				}
+				return err
+			}
+			var w io.Writer = cmd.OutOrStdout()
+			if asHex {
+				enc := hex.NewEncoder(w)
+				if _, err := io.CopyN(enc, gen, int64(n)); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintln(w)
+				return err
+			}
+			_, err = io.CopyN(w, gen, int64(n))
+			return err
+		},
+	}
+	cmd.Flags().IntVarP(&n, "bytes", "n", 32, "bytes to print")
+	cmd.Flags().BoolVar(&asHex, "hex", false, "print hex instead of raw bytes")
+	return cmd
+}
+
+func sourcesCommand(e env, seedPath *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "sources",
+		Short: "Harvest once and print the table of entropy sources and their health",
+		Long: `sources runs the harvest a run would and prints, for every entropy source,
+what it gave and whether its health tests passed.
+` + exitCodes,
+		Example: `  entropy-source sources
+  entropy-source sources -s /var/lib/entropyshare/seed`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := e.stopContext()
+			defer stop()
+			err := e.entropy.Report(ctx, *seedPath, cmd.OutOrStdout())
+			if errors.Is(err, source.ErrInsufficient) {
+				return cli.Exit(exitInsufficient, err)
+			}
+			return err
+		},
+	}
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/source"
+)
+
+const vectors = "../../testdata/entropyshare-v1"
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = cli.Execute(newCommand(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestOriginalEntry: the entry printed for the vectors' sink.pub is byte
+// for byte the target.json the original entropy-target wrote.
+func TestOriginalEntry(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join(vectors, "target.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run(t, "-a", "127.0.0.1:4141", "-k", filepath.Join(vectors, "sink.pub"))
+	if code != 0 || out != string(want) {
+		t.Fatalf("exit %d: %s\ngot\n%s\nwant\n%s", code, errs, out, want)
+	}
+	code, out, _ = run(t, "-a", "127.0.0.1:4141", "-k", filepath.Join(vectors, "sink.pub"), "-c", "13", "-t", "1411351662")
+	if code != 0 || !strings.Contains(out, "\t\"Counter\": 13,\n\t\"Next\": 1411351662\n}") {
+		t.Fatalf("with -c and -t: %s", out)
+	}
+}
+
+// TestAppend: --append creates the file, keeps other entries and their
+// unknown fields, and refuses a duplicate without touching the file.
+func TestAppend(t *testing.T) {
+	dir := t.TempDir()
+	targets := filepath.Join(dir, "targets.json")
+	pub := filepath.Join(vectors, "sink.pub")
+	if code, _, errs := run(t, "-a", "a.example:4141", "-k", pub, "--name", "a", "--append", targets); code != 0 {
+		t.Fatalf("create: %s", errs)
+	}
+	data, _ := os.ReadFile(targets)
+	data = bytes.Replace(data, []byte(`"Name": "a"`), []byte(`"Name": "a", "Owner": {"team": "ops"}`), 1)
+	os.WriteFile(targets, data, 0o644)
+	code, _, errs := run(t, "-a", "b.example:4141", "-k", pub, "--protocol", "1", "--interval", "12h", "-f", targets)
+	if code != 0 {
+		t.Fatalf("append: %s", errs)
+	}
+	ts, err := source.LoadTargets(targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts.Entries) != 2 || ts.Entries[1].Protocol != 1 || ts.Entries[1].Interval != 43200 {
+		t.Fatalf("entries %+v %+v", ts.Entries[0], ts.Entries[1])
+	}
+	out, _ := os.ReadFile(targets)
+	if !bytes.Contains(out, []byte(`"Owner": {`)) || !bytes.Contains(out, []byte(`"team": "ops"`)) {
+		t.Fatalf("unknown field lost:\n%s", out)
+	}
+	if fi, _ := os.Stat(targets); fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v", fi.Mode())
+	}
+	code, _, errs = run(t, "-a", "b.example:4141", "-k", pub, "-f", targets)
+	if code != 1 || !strings.Contains(errs, "duplicate") {
+		t.Fatalf("duplicate: exit %d %s", code, errs)
+	}
+	if again, _ := os.ReadFile(targets); !bytes.Equal(again, out) {
+		t.Fatal("refused append changed the file")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no sink address"},
+		{[]string{"-a", "x:1", "-k", "/nonexistent.pub"}, "no such file"},
+		{[]string{"-a", "x", "-k", filepath.Join(vectors, "sink.pub")}, "Address: want host:port"},
+		{[]string{"-a", "x:1", "-k", filepath.Join(vectors, "sink.pub"), "--protocol", "3"}, "--protocol 3"},
+		{[]string{"-a", "x:1", "-k", filepath.Join(vectors, "signer.pub")}, "Curve25519"},
+	} {
+		code, _, errs := run(t, tc.args...)
+		if code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", tc.args, code, errs, tc.want)
+		}
+	}
+}

@@ -1,0 +1,26 @@
+package source
+
+import (
+	"context"
+	"time"
+)
+
+// Daemon runs Run at once and then every period (DaemonPeriod if zero),
+// as the original's source did on systems without cron, until ctx ends.
+// Each run's report or error goes to done; a failing run does not stop
+// the daemon (a broken targets file may be fixed while it waits).
+func Daemon(ctx context.Context, cfg Config, period time.Duration, done func(*Report, error)) {
+	if period <= 0 {
+		period = DaemonPeriod
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		done(Run(ctx, cfg))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package source
+
+import (
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/entropyshare/entropyshare/keys"
+	"github.com/entropyshare/entropyshare/source/sourcetest"
+)
+
+const vectors = "../testdata/entropyshare-v1"
+
+var (
+	signerOnce sync.Once
+	signerKey  *rsa.PrivateKey
+)
+
+// testSigner is the original's RSA-2048 signer key from the vectors.
+func testSigner(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	signerOnce.Do(func() {
+		data, err := os.ReadFile(filepath.Join(vectors, "signer.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		signerKey, err = keys.ParseRSAPrivate(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	return signerKey
+}
+
+type entry = map[string]any
+
+// entryFor is a targets-file entry for a test sink, due at once.
+func entryFor(s *sourcetest.Sink, more entry) entry {
+	e := entry{"Address": s.Addr, "Public": base64.StdEncoding.EncodeToString(s.Public[:]), "Counter": 0}
+	if s.Mode == sourcetest.Original {
+		e["Protocol"] = 1
+	}
+	for k, v := range more {
+		e[k] = v
+	}
+	return e
+}
+
+func writeTargets(t testing.TB, path string, entries []entry) []byte {
+	t.Helper()
+	data, err := json.MarshalIndent(entries, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func mustLoad(t testing.TB, path string) *Targets {
+	t.Helper()
+	ts, err := LoadTargets(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// clock is an injectable clock; step is added after every reading.
+type clock struct {
+	mu   sync.Mutex
+	now  time.Time
+	step time.Duration
+}
+
+func newClock() *clock { return &clock{now: time.Unix(time.Now().Unix(), 0)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.now
+	c.now = c.now.Add(c.step)
+	return t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// zeroReader reads zeros: no spread in schedules.
+type zeroReader struct{}
+
+func (zeroReader) Read(b []byte) (int, error) { clear(b); return len(b), nil }

@@ -1,0 +1,321 @@
+package source
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config is what a run needs. Targets and Signer are required; every other
+// field has a default.
+type Config struct {
+	// Targets is the path of the targets file.
+	Targets string
+	// Signer signs every packet.
+	Signer *rsa.PrivateKey
+	// Harvest gathers entropy once per run that has something due
+	// (default SystemHarvester).
+	Harvest Harvester
+
+	// Concurrency bounds the sinks talked to at once (DefaultConcurrency).
+	Concurrency int
+	// DialTimeout bounds a connection, name lookup included (DefaultDialTimeout).
+	DialTimeout time.Duration
+	// IOTimeout bounds writing a frame and reading its reply (DefaultIOTimeout).
+	IOTimeout time.Duration
+	// LockWait is how long to wait for another run's lock (DefaultLockWait).
+	LockWait time.Duration
+
+	// Now is the clock for timestamps and schedules (time.Now). Network
+	// deadlines use the real clock.
+	Now func() time.Time
+	// Dial connects to a sink (a net.Dialer's DialContext).
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Rand is the randomness for sealing (ephemeral keys, nonces, PSS
+	// salts) and for spreading schedules (crypto/rand.Reader). It must be
+	// safe for concurrent use.
+	Rand io.Reader
+}
+
+func (c *Config) setDefaults() {
+	if c.Harvest == nil {
+		c.Harvest = SystemHarvester
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.IOTimeout <= 0 {
+		c.IOTimeout = DefaultIOTimeout
+	}
+	if c.LockWait < 0 {
+		c.LockWait = 0
+	} else if c.LockWait == 0 {
+		c.LockWait = DefaultLockWait
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Dial == nil {
+		c.Dial = (&net.Dialer{}).DialContext
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+}
+
+// Result is what happened to one due target.
+type Result struct {
+	// Index is the entry's position in the targets file.
+	Index int
+	// Target is the entry as the run left it (Counter, Next, LastError updated).
+	Target Target
+	// Delivered: the sink accepted the packet, or closed without a reply
+	// (an original sink; see NoReply).
+	Delivered bool
+	// Counter is the counter of the last packet sent, or 0 if none was.
+	Counter int64
+	// NoReply: the sink closed without a status reply, as an original sink
+	// does. For a protocol 2 target that is suspicious: an original sink
+	// rejects protocol 2 packets silently.
+	NoReply bool
+	// Retried: the sink reported a higher stored counter and the packet
+	// was sent again above it.
+	Retried bool
+	// Err says why delivery failed.
+	Err error
+	// Elapsed is the time spent on this target.
+	Elapsed time.Duration
+}
+
+// Report is the outcome of one run.
+type Report struct {
+	// Results has one entry per due target, in file order.
+	Results []Result
+	// Targets is the number of entries in the file.
+	Targets int
+	// NextDue is the earliest Next of any entry after the run (zero if
+	// the file has no entries).
+	NextDue time.Time
+}
+
+// Failed counts the due targets that were not delivered.
+func (r *Report) Failed() int {
+	n := 0
+	for _, res := range r.Results {
+		if !res.Delivered {
+			n++
+		}
+	}
+	return n
+}
+
+// Run does one source run (see RATIONALE-source.md for the order of
+// steps): lock the targets file, load it, harvest once if anything is due,
+// reserve the counters in the file (write-ahead), push a packet to every
+// due target concurrently, and record the outcome in one atomic rewrite.
+//
+// Delivery failures are not errors: they are in the report (and in the
+// file's LastError). Run returns an error only when the run could not be
+// made: the lock (ErrLocked), the file (ErrConfig), the harvest
+// (ErrInsufficient or another harvester error) or writing the file.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.setDefaults()
+	if cfg.Signer == nil {
+		return nil, errors.New("source: no signer key")
+	}
+	unlock, err := Lock(ctx, cfg.Targets, cfg.LockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	ts, err := LoadTargets(cfg.Targets)
+	if err != nil {
+		return nil, err
+	}
+	report := &Report{Targets: len(ts.Entries)}
+	now := cfg.Now()
+	var due []int
+	for i, t := range ts.Entries {
+		if t.Due(now) {
+			due = append(due, i)
+		}
+	}
+	if len(due) == 0 {
+		report.NextDue = nextDue(ts)
+		return report, nil
+	}
+
+	gen, err := cfg.Harvest(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("source: harvest: %w", err)
+	}
+	r := &run{cfg: &cfg, path: cfg.Targets, ts: ts, chunks: &chunks{r: gen}, walDone: make(chan struct{})}
+
+	// Reserve one counter per due target in memory; the write-ahead makes
+	// the reservation durable while the packets are being signed, and no
+	// frame leaves before it has.
+	results := make([]Result, len(due))
+	var work []int
+	for k, i := range due {
+		results[k] = Result{Index: i}
+		if ts.Entries[i].Counter == math.MaxInt64 {
+			results[k].Err = errors.New("source: counter is at its maximum; this signer cannot send to this sink again")
+			continue
+		}
+		ts.Entries[i].Counter++
+		results[k].Counter = ts.Entries[i].Counter
+		work = append(work, k)
+	}
+	go func() {
+		r.mu.Lock()
+		r.walErr = r.save()
+		r.mu.Unlock()
+		close(r.walDone)
+	}()
+
+	sem := make(chan struct{}, cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, k := range work {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(res *Result) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			start := time.Now()
+			r.deliver(ctx, res)
+			res.Elapsed = time.Since(start)
+		}(&results[k])
+	}
+	wg.Wait()
+	<-r.walDone
+	if r.walErr != nil {
+		return nil, fmt.Errorf("source: reserving counters before sending (nothing was sent): %w", r.walErr)
+	}
+
+	end := cfg.Now()
+	for k := range results {
+		res := &results[k]
+		r.schedule(ts.Entries[res.Index], res, end)
+		res.Target = *ts.Entries[res.Index]
+		res.Target.extra = nil
+	}
+	report.Results = results
+	report.NextDue = nextDue(ts)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.save(); err != nil {
+		return report, fmt.Errorf("source: recording the outcome (counters were reserved; the due targets will be sent again): %w", err)
+	}
+	return report, nil
+}
+
+func nextDue(ts *Targets) time.Time {
+	var first int64 = math.MaxInt64
+	for _, t := range ts.Entries {
+		first = min(first, t.Next)
+	}
+	if len(ts.Entries) == 0 {
+		return time.Time{}
+	}
+	return time.Unix(first, 0)
+}
+
+// run is the state shared by the senders of one run.
+type run struct {
+	cfg    *Config
+	path   string
+	chunks *chunks
+
+	// mu guards ts and serialises rewrites of the file.
+	mu sync.Mutex
+	ts *Targets
+
+	walDone chan struct{} // closed when the first write-ahead is done
+	walErr  error
+}
+
+// save writes the targets file; r.mu must be held.
+func (r *run) save() error { return r.ts.Save(r.path) }
+
+// reserve moves entry i's counter up to counter and makes that durable
+// before the caller sends with it.
+func (r *run) reserve(i int, counter int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if counter > r.ts.Entries[i].Counter {
+		r.ts.Entries[i].Counter = counter
+	}
+	return r.save()
+}
+
+// target returns a copy of entry i.
+func (r *run) target(i int) Target {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return *r.ts.Entries[i]
+}
+
+// schedule records a result in the entry: the next due time, LastError and
+// the failure count.
+func (r *run) schedule(t *Target, res *Result, now time.Time) {
+	every := t.Every()
+	switch {
+	case res.Delivered:
+		t.Next = addSeconds(now, every+r.spread(every/spreadDivisor))
+		t.LastError = ""
+		t.Failures = 0
+	case errors.Is(res.Err, context.Canceled):
+		// Interrupted (SIGTERM): still due, and not the sink's fault.
+	default:
+		t.Failures++
+		backoff := every
+		if t.Failures <= 30 {
+			backoff = min(MinBackoff<<(t.Failures-1), max(every, MinBackoff))
+		}
+		t.Next = addSeconds(now, backoff+r.spread(backoff/4))
+		t.LastError = lastError(res.Err)
+	}
+}
+
+func addSeconds(now time.Time, d time.Duration) int64 {
+	return now.Unix() + int64(d/time.Second)
+}
+
+// spread returns a random duration in [0, limit).
+func (r *run) spread(limit time.Duration) time.Duration {
+	if limit <= 0 {
+		return 0
+	}
+	var b [8]byte
+	if _, err := io.ReadFull(r.cfg.Rand, b[:]); err != nil {
+		return 0
+	}
+	return time.Duration(binary.BigEndian.Uint64(b[:]) % uint64(limit))
+}
+
+// maxLastError bounds the LastError kept in the file.
+const maxLastError = 400
+
+func lastError(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	s := strings.TrimPrefix(err.Error(), "source: ")
+	if len(s) > maxLastError {
+		s = s[:maxLastError] + "..."
+	}
+	return s
+}

@@ -1,0 +1,240 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/entropyshare/entropyshare/source/sourcetest"
+)
+
+// TestFanOut pushes to sinks that accept, are down, are slow, hold a
+// higher counter, are originals (no reply) and refuse our clock, then runs
+// again later: only what is due is sent.
+func TestFanOut(t *testing.T) {
+	key := testSigner(t)
+	modes := []sourcetest.Mode{sourcetest.OK, sourcetest.Down, sourcetest.Slow, sourcetest.Stale, sourcetest.Original, sourcetest.Drift}
+	var sinks []*sourcetest.Sink
+	var entries []entry
+	for _, m := range modes {
+		s := sourcetest.Start(t, m, &key.PublicKey, sourcetest.WithDelay(time.Second))
+		sinks = append(sinks, s)
+		entries = append(entries, entryFor(s, entry{"Name": m.String(), "Future": map[string]any{"x": []int{1, 2}}}))
+	}
+	path := filepath.Join(t.TempDir(), "targets.json")
+	writeTargets(t, path, entries)
+	clk := newClock()
+	start := clk.Now()
+	cfg := Config{Targets: path, Signer: key, Now: clk.Now, IOTimeout: 300 * time.Millisecond, DialTimeout: 2 * time.Second}
+
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Failed(); got != 3 {
+		t.Errorf("Failed() = %d, want 3 (down, slow, drift)", got)
+	}
+	if len(rep.Results) != len(modes) {
+		t.Fatalf("%d results, want %d", len(rep.Results), len(modes))
+	}
+	want := []struct {
+		delivered, retried, noReply bool
+		counter                     int64
+		lastError                   string
+	}{
+		sourcetest.OK:       {delivered: true, counter: 1},
+		sourcetest.Down:     {counter: 1, lastError: "connection refused"},
+		sourcetest.Slow:     {counter: 1, lastError: "timeout"},
+		sourcetest.Stale:    {delivered: true, retried: true, counter: sourcetest.StaleCounter + 1},
+		sourcetest.Original: {delivered: true, noReply: true, counter: 1},
+		sourcetest.Drift:    {counter: 1, lastError: "clock skew"},
+	}
+	ts := mustLoad(t, path)
+	for i, res := range rep.Results {
+		w := want[modes[i]]
+		if res.Index != i || res.Delivered != w.delivered || res.Retried != w.retried || res.NoReply != w.noReply || res.Counter != w.counter {
+			t.Errorf("%s: result %+v, want %+v", modes[i], res, w)
+		}
+		got := ts.Entries[i]
+		if got.Counter != w.counter {
+			t.Errorf("%s: file Counter %d, want %d", modes[i], got.Counter, w.counter)
+		}
+		if w.delivered {
+			lo := start.Add(DefaultInterval).Unix()
+			if got.Next < lo || got.Next > lo+int64(DefaultInterval/spreadDivisor/time.Second) || got.LastError != "" || got.Failures != 0 {
+				t.Errorf("%s: delivered entry %+v, want Next in %d+spread, no error", modes[i], got, lo)
+			}
+		} else {
+			lo := start.Add(MinBackoff).Unix()
+			if got.Next < lo || got.Next > lo+15 || got.Failures != 1 || !strings.Contains(got.LastError, w.lastError) {
+				t.Errorf("%s: failed entry %+v, want Next in %d+15, Failures 1, LastError with %q", modes[i], got, lo, w.lastError)
+			}
+		}
+		var future bytes.Buffer
+		json.Compact(&future, got.extra["Future"])
+		if future.String() != `{"x":[1,2]}` {
+			t.Errorf("%s: unknown field lost: %v", modes[i], got.extra)
+		}
+	}
+	if got := sinks[3].Received(); !slices.Equal(got, []int64{1, sourcetest.StaleCounter + 1}) {
+		t.Errorf("stale sink received %v", got)
+	}
+	if got := sinks[5].Received(); !slices.Equal(got, []int64{1}) {
+		t.Errorf("drift sink received %v", got)
+	}
+
+	// Two minutes later only the failed ones are due.
+	clk.Add(2 * time.Minute)
+	rep, err = Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx []int
+	for _, res := range rep.Results {
+		idx = append(idx, res.Index)
+	}
+	if !slices.Equal(idx, []int{1, 2, 5}) {
+		t.Fatalf("second run sent to %v, want [1 2 5]", idx)
+	}
+	ts = mustLoad(t, path)
+	if d := ts.Entries[1]; d.Counter != 2 || d.Failures != 2 || d.Next < start.Add(2*time.Minute+2*MinBackoff).Unix() {
+		t.Errorf("down after two failures: %+v", d)
+	}
+	if ts.Entries[0].Counter != 1 || len(sinks[0].Received()) != 1 {
+		t.Errorf("ok sink sent to again: %+v %v", ts.Entries[0], sinks[0].Received())
+	}
+	for _, s := range sinks {
+		s.Close()
+		s.CheckUnique(t)
+	}
+	checkDistinctChunks(t, sinks)
+	if got := sinks[2].Received(); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("slow sink received %v", got)
+	}
+}
+
+func checkDistinctChunks(t *testing.T, sinks []*sourcetest.Sink) {
+	t.Helper()
+	seen := map[[32]byte]bool{}
+	for _, s := range sinks {
+		for _, h := range s.Chunks() {
+			if seen[h] {
+				t.Errorf("the same chunk went to two packets")
+			}
+			seen[h] = true
+		}
+	}
+}
+
+// TestConcurrentRuns starts several runs on one file at once, with a clock
+// that makes every target due in every run: the lock serialises them and
+// no counter is ever used twice.
+func TestConcurrentRuns(t *testing.T) {
+	key := testSigner(t)
+	var sinks []*sourcetest.Sink
+	var entries []entry
+	for range 3 {
+		s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey, sourcetest.WithDriftWindow(1<<40))
+		sinks = append(sinks, s)
+		entries = append(entries, entryFor(s, nil))
+	}
+	path := filepath.Join(t.TempDir(), "targets.json")
+	writeTargets(t, path, entries)
+	clk := newClock()
+	clk.step = 7 * time.Hour
+	const runs = 6
+	var wg sync.WaitGroup
+	errs := make([]error, runs)
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Run(context.Background(), Config{Targets: path, Signer: key, Now: clk.Now, LockWait: 30 * time.Second})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	ts := mustLoad(t, path)
+	for i, s := range sinks {
+		s.CheckUnique(t)
+		if got := s.Accepted(); len(got) != runs || ts.Entries[i].Counter != runs {
+			t.Errorf("sink %d accepted %v, file Counter %d; want %d runs", i, got, ts.Entries[i].Counter, runs)
+		}
+	}
+}
+
+// TestLocked: a run that cannot get the lock in time fails with ErrLocked
+// and touches nothing.
+func TestLocked(t *testing.T) {
+	key := testSigner(t)
+	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
+	path := filepath.Join(t.TempDir(), "targets.json")
+	before := writeTargets(t, path, []entry{entryFor(s, nil)})
+	unlock, err := Lock(context.Background(), path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	_, err = Run(context.Background(), Config{Targets: path, Signer: key, LockWait: 100 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "targets.json.lock") {
+		t.Fatalf("err = %v, want ErrLocked naming the lock file", err)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) || len(s.Received()) != 0 {
+		t.Fatal("a locked-out run changed something")
+	}
+}
+
+// TestInsufficient: a harvest without enough entropy sends nothing and
+// leaves the file alone.
+func TestInsufficient(t *testing.T) {
+	key := testSigner(t)
+	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
+	path := filepath.Join(t.TempDir(), "targets.json")
+	before := writeTargets(t, path, []entry{entryFor(s, nil)})
+	harvest := func(context.Context) (r io.Reader, err error) {
+		return nil, fmt.Errorf("health test failed: %w", ErrInsufficient)
+	}
+	_, err := Run(context.Background(), Config{Targets: path, Signer: key, Harvest: harvest})
+	if !errors.Is(err, ErrInsufficient) {
+		t.Fatalf("err = %v", err)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) || len(s.Received()) != 0 {
+		t.Fatal("an insufficient harvest changed something")
+	}
+}
+
+// TestNothingDue: no harvest, no write.
+func TestNothingDue(t *testing.T) {
+	key := testSigner(t)
+	path := filepath.Join(t.TempDir(), "targets.json")
+	next := time.Now().Add(time.Hour).Unix()
+	before := writeTargets(t, path, []entry{{"Address": "127.0.0.1:1", "Public": "ey7zgZ422whZvIkoAAEsz/+EgecB19gtAMCFNiPDnXU=", "Next": next}})
+	harvest := func(context.Context) (io.Reader, error) {
+		t.Error("harvested with nothing due")
+		return nil, errors.New("no")
+	}
+	rep, err := Run(context.Background(), Config{Targets: path, Signer: key, Harvest: harvest})
+	if err != nil || len(rep.Results) != 0 || rep.NextDue.Unix() != next {
+		t.Fatalf("rep %+v, err %v", rep, err)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) {
+		t.Fatal("file rewritten with nothing due")
+	}
+}

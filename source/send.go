@@ -1,0 +1,167 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/entropyshare/entropyshare/packet"
+)
+
+// StatusError is a sink's refusal, from its status reply.
+type StatusError struct {
+	Status packet.Status
+	Value  int64
+}
+
+func (e *StatusError) Error() string {
+	what := map[packet.Status]string{
+		packet.StatusUnverified:  "could not open or verify the packet (wrong Public in the targets file, the sink does not know this signer, or a protocol mismatch)",
+		packet.StatusCounter:     fmt.Sprintf("counter not above its stored counter %d", e.Value),
+		packet.StatusDrift:       fmt.Sprintf("timestamp outside its drift window (sink clock %d)", e.Value),
+		packet.StatusMalformed:   "malformed packet",
+		packet.StatusUnavailable: "could not store or feed; try later",
+		packet.StatusBusy:        "busy: too many connections",
+	}[e.Status]
+	if what == "" {
+		what = "unknown status"
+	}
+	return fmt.Sprintf("source: sink replied 0x%02x (%s): %s", byte(e.Status), e.Status, what)
+}
+
+// SkewError is a drift refusal (status 0x03): the clocks differ by more
+// than the sink allows.
+type SkewError struct {
+	Sink, Ours int64 // Unix seconds: the sink's clock and our timestamp
+}
+
+func (e *SkewError) Error() string {
+	return fmt.Sprintf("source: clock skew: sink's clock is %d, our timestamp %d (we are %+d s off); fix the clock of one side",
+		e.Sink, e.Ours, e.Ours-e.Sink)
+}
+
+func (e *SkewError) Unwrap() error { return packet.ErrDrift }
+
+// CounterJumpError: the sink's reported stored counter is not one we may
+// follow (below ours, or more than MaxCounterJump ahead).
+type CounterJumpError struct {
+	Ours, Stored int64
+}
+
+func (e *CounterJumpError) Error() string {
+	if e.Stored < e.Ours {
+		return fmt.Sprintf("source: sink refused counter %d as not above its stored counter %d, which is below it: not retrying", e.Ours, e.Stored)
+	}
+	return fmt.Sprintf("source: sink reports stored counter %d, more than %d ahead of ours (%d): not following it", e.Stored, int64(MaxCounterJump), e.Ours)
+}
+
+func (e *CounterJumpError) Unwrap() error { return packet.ErrCounter }
+
+// deliver sends one packet to the target of res, and on a counter refusal
+// moves the counter up (durably) and sends once more.
+func (r *run) deliver(ctx context.Context, res *Result) {
+	t := r.target(res.Index)
+	counter := res.Counter
+	for attempt := 0; ; attempt++ {
+		p := &packet.Packet{Timestamp: r.cfg.Now().Unix(), Counter: counter}
+		if err := r.chunks.next(&p.Chunk); err != nil {
+			res.Err = err
+			return
+		}
+		payload, err := packet.Seal(r.cfg.Rand, p, t.Proto(), r.cfg.Signer, (*[packet.KeySize]byte)(&t.Public))
+		clear(p.Chunk[:])
+		if err != nil {
+			res.Err = fmt.Errorf("source: sealing: %w", err)
+			return
+		}
+		// No frame leaves before the counters it uses are on disk.
+		select {
+		case <-r.walDone:
+		case <-ctx.Done():
+			res.Err = ctx.Err()
+			return
+		}
+		if r.walErr != nil {
+			res.Err = r.walErr
+			return
+		}
+		res.Counter = counter
+		status, value, err := r.push(ctx, t.Address, payload)
+		switch {
+		case errors.Is(err, io.EOF):
+			res.Delivered, res.NoReply = true, true
+			return
+		case err != nil:
+			res.Err = err
+			return
+		case status == packet.StatusAccepted:
+			res.Delivered = true
+			return
+		case status == packet.StatusCounter && attempt == 0:
+			next, err := jump(counter, value)
+			if err != nil {
+				res.Err = err
+				return
+			}
+			if err := r.reserve(res.Index, next); err != nil {
+				res.Err = fmt.Errorf("source: reserving counter %d before the retry (not sent): %w", next, err)
+				return
+			}
+			counter = next
+			res.Retried = true
+		case status == packet.StatusDrift:
+			res.Err = &SkewError{Sink: value, Ours: p.Timestamp}
+			return
+		default:
+			res.Err = &StatusError{Status: status, Value: value}
+			return
+		}
+	}
+}
+
+// jump returns the counter to retry with after the sink reported stored.
+func jump(ours, stored int64) (int64, error) {
+	if stored < ours || stored-ours > MaxCounterJump || stored == math.MaxInt64 {
+		return 0, &CounterJumpError{Ours: ours, Stored: stored}
+	}
+	return stored + 1, nil
+}
+
+// push writes one frame and reads the status reply. io.EOF (unwrapped)
+// means the sink closed without replying.
+func (r *run) push(ctx context.Context, address string, payload []byte) (packet.Status, int64, error) {
+	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
+	conn, err := r.cfg.Dial(dctx, "tcp", address)
+	cancel()
+	if err != nil {
+		return 0, 0, fmt.Errorf("source: connecting: %w", err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if err := conn.SetDeadline(time.Now().Add(r.cfg.IOTimeout)); err != nil {
+		return 0, 0, fmt.Errorf("source: %w", err)
+	}
+	if err := packet.WriteFrame(conn, payload); err != nil {
+		return 0, 0, fmt.Errorf("source: sending: %w", r.ctxErr(ctx, err))
+	}
+	status, value, err := packet.ReadStatus(conn)
+	if err == io.EOF {
+		return 0, 0, io.EOF
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("source: reading the reply: %w", r.ctxErr(ctx, err))
+	}
+	return status, value, nil
+}
+
+// ctxErr prefers the context's error to the deadline it caused.
+func (r *run) ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}

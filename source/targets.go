@@ -1,0 +1,341 @@
+package source
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/entropyshare/entropyshare/internal/atomicfile"
+	"github.com/entropyshare/entropyshare/internal/jsonextra"
+	"github.com/entropyshare/entropyshare/packet"
+)
+
+// PublicKey is a sink's Curve25519 public key. In JSON it is standard
+// base64, as encoding/json writes a []byte, and must decode to 32 bytes.
+type PublicKey [packet.KeySize]byte
+
+// MarshalJSON writes the key as a base64 string.
+func (k PublicKey) MarshalJSON() ([]byte, error) {
+	return json.Marshal(base64.StdEncoding.EncodeToString(k[:]))
+}
+
+// UnmarshalJSON reads a base64 string of exactly 32 bytes.
+func (k *PublicKey) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return &fieldError{"Public", fmt.Errorf("want a base64 string, got %s", jsonKind(data))}
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return &fieldError{"Public", fmt.Errorf("not standard base64: %v", err)}
+	}
+	if len(raw) != packet.KeySize {
+		return &fieldError{"Public", fmt.Errorf("decodes to %d bytes, want a %d-byte Curve25519 public key", len(raw), packet.KeySize)}
+	}
+	copy(k[:], raw)
+	return nil
+}
+
+// Target is one entry of the targets file: the original's four fields,
+// then this project's optional ones (PROTOCOL.md, "Files").
+type Target struct {
+	Address string    // host:port of the sink
+	Public  PublicKey // the sink's Curve25519 public key
+	Counter int64     // the last counter used (or reserved) for this sink
+	Next    int64     `json:",omitempty"` // Unix time the next packet is due
+
+	Name      string `json:",omitempty"` // for people and logs
+	Protocol  int    `json:",omitempty"` // 1 or 2; 0 means DefaultProtocol
+	Interval  int64  `json:",omitempty"` // seconds between packets; 0 means DefaultInterval
+	LastError string `json:",omitempty"` // why the last delivery failed
+	// Failures counts consecutive failed deliveries; it sets the backoff.
+	Failures int `json:",omitempty"`
+
+	// extra keeps the members this version does not know.
+	extra jsonextra.Fields
+}
+
+// Proto returns the entry's protocol, the default filled in.
+func (t *Target) Proto() packet.Protocol {
+	if t.Protocol == 0 {
+		return DefaultProtocol
+	}
+	return packet.Protocol(t.Protocol)
+}
+
+// Every returns the entry's interval, the default filled in.
+func (t *Target) Every() time.Duration {
+	if t.Interval <= 0 {
+		return DefaultInterval
+	}
+	if t.Interval > math.MaxInt64/int64(time.Second) {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(t.Interval) * time.Second
+}
+
+// Label names the entry for people: its Name, or its Address.
+func (t *Target) Label() string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return t.Address
+}
+
+// Due reports whether a packet is due at now.
+func (t *Target) Due(now time.Time) bool { return t.Next <= now.Unix() }
+
+// Validate checks the fields a run depends on.
+func (t *Target) Validate() error {
+	if t.Address == "" {
+		return &fieldError{"Address", errors.New("missing; want host:port")}
+	}
+	host, port, err := net.SplitHostPort(t.Address)
+	if err != nil {
+		return &fieldError{"Address", fmt.Errorf("want host:port: %v", err)}
+	}
+	if host == "" {
+		return &fieldError{"Address", errors.New("no host; want host:port")}
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
+			return &fieldError{"Address", fmt.Errorf("bad port %q", port)}
+		}
+	}
+	if t.Public == (PublicKey{}) {
+		return &fieldError{"Public", errors.New("missing or all zeros; want the sink's base64 Curve25519 public key")}
+	}
+	if t.Counter < 0 {
+		return &fieldError{"Counter", fmt.Errorf("%d is negative", t.Counter)}
+	}
+	if t.Protocol != 0 && !packet.Protocol(t.Protocol).Valid() {
+		return &fieldError{"Protocol", fmt.Errorf("%d; want 1 or 2", t.Protocol)}
+	}
+	if t.Interval < 0 {
+		return &fieldError{"Interval", fmt.Errorf("%d is negative; want seconds", t.Interval)}
+	}
+	if t.Failures < 0 {
+		return &fieldError{"Failures", fmt.Errorf("%d is negative", t.Failures)}
+	}
+	return nil
+}
+
+// fieldError is an error about one field of an entry.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
+
+// Targets is the contents of a targets file.
+type Targets struct {
+	// Entries are the targets in file order.
+	Entries []*Target
+	// single: the file held one bare entry, as the original's entropy-target
+	// prints it, rather than an array. It is written back the same way
+	// while it has one entry.
+	single bool
+}
+
+// ParseTargets parses a targets file. path only names the file in errors.
+// Every entry is validated; the first problem is returned as a *FileError.
+func ParseTargets(path string, data []byte) (*Targets, error) {
+	fileErr := func(i int, t *Target, field string, err error) error {
+		e := &FileError{Path: path, Index: i, Field: field, Err: err}
+		if t != nil {
+			e.Name, e.Address = t.Name, t.Address
+		}
+		return e
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fileErr(-1, nil, "", errors.New("file is empty; want a JSON array of targets ([] for none)"))
+	}
+	var raws []json.RawMessage
+	// One bare object is the original entropy-target's output, pasted as
+	// the whole file: accept it as a one-entry file.
+	single := jsonKind(data) == "object" && json.Valid(data)
+	if single {
+		raws = []json.RawMessage{bytes.TrimSpace(data)}
+	} else if err := json.Unmarshal(data, &raws); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se) && se.Offset >= int64(len(data)):
+			return nil, fileErr(-1, nil, "", errors.New("not valid JSON: it ends too early (truncated?)"))
+		case errors.As(err, &se):
+			return nil, fileErr(-1, nil, "", fmt.Errorf("not valid JSON at byte %d: %v", se.Offset, se))
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, fileErr(-1, nil, "", errors.New("not valid JSON: it ends too early (truncated?)"))
+		case errors.As(err, &te):
+			return nil, fileErr(-1, nil, "", fmt.Errorf("file holds a JSON %s; want an array of targets", te.Value))
+		}
+		return nil, fileErr(-1, nil, "", err)
+	}
+	out := &Targets{Entries: make([]*Target, 0, len(raws)), single: single}
+	seen := map[string]int{}
+	for i, raw := range raws {
+		if k := jsonKind(raw); k != "object" {
+			return nil, fileErr(i, nil, "", fmt.Errorf("entry is a JSON %s; want an object", k))
+		}
+		// Decode the names first, so that an error in a later field can
+		// still say which entry it is about.
+		var id struct{ Name, Address string }
+		_ = json.Unmarshal(raw, &id)
+		t := &Target{Name: id.Name, Address: id.Address}
+		extra, err := jsonextra.Unmarshal(raw, t)
+		if err != nil {
+			var fe *fieldError
+			var te *json.UnmarshalTypeError
+			switch {
+			case errors.As(err, &fe):
+				return nil, fileErr(i, t, fe.field, fe.err)
+			case errors.As(err, &te):
+				return nil, fileErr(i, t, te.Field, fmt.Errorf("want %s, got JSON %s", kindOf(te), te.Value))
+			}
+			return nil, fileErr(i, t, "", err)
+		}
+		t.Name, t.Address = id.Name, id.Address
+		t.extra = extra
+		if err := t.Validate(); err != nil {
+			var fe *fieldError
+			if errors.As(err, &fe) {
+				return nil, fileErr(i, t, fe.field, fe.err)
+			}
+			return nil, fileErr(i, t, "", err)
+		}
+		key := t.Address + "\x00" + string(t.Public[:])
+		if j, ok := seen[key]; ok {
+			return nil, fileErr(i, t, "", fmt.Errorf("%w: same Address and Public as entry %d (they would share the sink's counter)", ErrDuplicate, j))
+		}
+		seen[key] = i
+		out.Entries = append(out.Entries, t)
+	}
+	return out, nil
+}
+
+func kindOf(te *json.UnmarshalTypeError) string {
+	if te.Type == nil {
+		return "another type"
+	}
+	switch te.Type.Kind().String() {
+	case "int", "int64":
+		return "an integer"
+	case "string":
+		return "a string"
+	}
+	return te.Type.String()
+}
+
+// jsonKind names the kind of a JSON value by its first byte.
+func jsonKind(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// Marshal encodes the targets as the file holds them: a tab-indented JSON
+// array, each entry's unknown fields kept after the known ones.
+func (ts *Targets) Marshal() ([]byte, error) {
+	if ts.single && len(ts.Entries) == 1 {
+		return ts.Entries[0].MarshalEntry()
+	}
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, t := range ts.Entries {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		obj, err := t.MarshalEntry()
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Compact(&b, obj); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteByte(']')
+	var out bytes.Buffer
+	if err := json.Indent(&out, b.Bytes(), "", "\t"); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// MarshalEntry encodes one entry as a tab-indented JSON object, as the
+// original's entropy-target printed it, unknown fields kept.
+func (t *Target) MarshalEntry() ([]byte, error) {
+	return jsonextra.Marshal(t, t.extra)
+}
+
+// LoadTargets reads and parses a targets file.
+func LoadTargets(path string) (*Targets, error) {
+	data, err := readTargets(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTargets(path, data)
+}
+
+func readTargets(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &FileError{Path: path, Index: -1, Err: err}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxTargetsFile+1))
+	if err != nil {
+		return nil, &FileError{Path: path, Index: -1, Err: err}
+	}
+	if len(data) > maxTargetsFile {
+		return nil, &FileError{Path: path, Index: -1, Err: fmt.Errorf("file is larger than %d bytes", maxTargetsFile)}
+	}
+	return data, nil
+}
+
+// Save replaces the targets file atomically and durably (internal/atomicfile),
+// keeping the mode of the file it replaces (0644 for a new file: it holds
+// only public keys and addresses).
+func (ts *Targets) Save(path string) error {
+	data, err := ts.Marshal()
+	if err != nil {
+		return fmt.Errorf("source: encoding %s: %w", path, err)
+	}
+	perm := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		perm = fi.Mode().Perm() &^ 0o111
+	}
+	if err := atomicfile.WriteFile(path, data, perm); err != nil {
+		return fmt.Errorf("source: writing %s: %w", path, err)
+	}
+	return nil
+}
