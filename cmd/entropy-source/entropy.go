@@ -1,19 +1,15 @@
 package main
 
-// ADAPTER: the harvest package was not in the tree when this command was
-// written. This file is the only place that knows where entropy comes
-// from: replace systemBackend with one that calls harvest.Harvest (and
-// registers harvest.Config's flags) and nothing else changes.
-//
-// Until then a run draws its chunks from the operating system's generator
-// (crypto/rand), which is what the original's source fell back to as well.
+// This file is the only place that knows where a run's entropy comes from:
+// the harvest package (local sources, health tests, plugins, the seed file).
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
+	"github.com/entropyshare/entropyshare/harvest"
 	"github.com/entropyshare/entropyshare/source"
 	"github.com/spf13/pflag"
 )
@@ -29,15 +25,45 @@ type backend interface {
 	Report(ctx context.Context, seedPath string, w io.Writer) error
 }
 
-type systemBackend struct{}
+// harvestBackend gathers with harvest.Harvest, configured by its flags.
+type harvestBackend struct {
+	cfg *harvest.Config
+}
 
-func (systemBackend) AddFlags(*pflag.FlagSet) {}
+func newHarvestBackend() harvestBackend { return harvestBackend{cfg: &harvest.Config{}} }
 
-func (systemBackend) Harvester(string) source.Harvester { return source.SystemHarvester }
+func (b harvestBackend) AddFlags(fs *pflag.FlagSet) { b.cfg.AddFlags(fs) }
 
-func (systemBackend) Report(_ context.Context, _ string, w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tKIND\tSTATUS\tNOTE")
-	fmt.Fprintln(tw, "system\tcrypto/rand\tok\tthe harvest package is not wired in yet; chunks come from the OS generator")
-	return tw.Flush()
+func (b harvestBackend) Harvester(seedPath string) source.Harvester {
+	return func(ctx context.Context) (io.Reader, error) {
+		g, _, err := harvest.Harvest(ctx, *b.cfg, seedPath)
+		if err != nil {
+			return nil, shortfall(err)
+		}
+		return g, nil
+	}
+}
+
+func (b harvestBackend) Report(ctx context.Context, seedPath string, w io.Writer) error {
+	rep, err := harvest.Gather(ctx, *b.cfg)
+	if rep != nil {
+		if werr := rep.WriteTable(w); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return shortfall(err)
+	}
+	if !rep.Sufficient() {
+		return shortfall(harvest.ErrInsufficient)
+	}
+	return nil
+}
+
+// shortfall makes harvest's shortfall the source's, which exits 3.
+func shortfall(err error) error {
+	if errors.Is(err, harvest.ErrInsufficient) {
+		return fmt.Errorf("%w: %w", source.ErrInsufficient, err)
+	}
+	return err
 }

@@ -42,7 +42,7 @@ func defaultEnv() env {
 		stopContext: func() (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		},
-		entropy: systemBackend{},
+		entropy: newHarvestBackend(),
 	}
 }
 
