@@ -12,7 +12,16 @@ STATICCHECK_VERSION := 2026.2.2
 # output, wat2wasm builds the WAT plugins.
 DEB_PKGS  := rng-tools5 dieharder wabt
 
-.PHONY: all build test test-go deps fmt-check vet lint fuzz fuzz-short bench demo e2e clean
+# bbb builds static binaries for the BeagleBone Black (ARMv7, one core).
+bbb:
+	@mkdir -p $(BIN)/linux-armv7
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build $(GOFLAGS_B) -o $(BIN)/linux-armv7/ ./cmd/...
+
+.PHONY: bbb all build test test-go deps fmt-check vet lint fuzz fuzz-short bench demo e2e clean
+
+# e2e proves the whole system in network namespaces (root; installs iproute2, nftables).
+e2e: build
+	@scripts/e2e.sh
 
 all: build
 
