@@ -17,7 +17,11 @@ bbb:
 	@mkdir -p $(BIN)/linux-armv7
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build $(GOFLAGS_B) -o $(BIN)/linux-armv7/ ./cmd/...
 
-.PHONY: bbb all build test test-go deps fmt-check vet lint fuzz fuzz-short bench demo e2e clean
+# arm-test runs the ARM binaries under qemu-user (installs qemu-user-static).
+arm-test: build bbb
+	@scripts/arm-test.sh
+
+.PHONY: arm-test bbb all build test test-go deps fmt-check vet lint fuzz fuzz-short bench demo e2e clean
 
 # e2e proves the whole system in network namespaces (root; installs iproute2, nftables).
 e2e: build
