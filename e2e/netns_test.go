@@ -1,0 +1,138 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// nsPrefix names every network namespace these tests make, so that a run
+// can remove what an interrupted run left behind.
+const nsPrefix = "es2e-"
+
+// cleanStaleNetns deletes namespaces with nsPrefix.
+func cleanStaleNetns() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(l), " ")
+		if strings.HasPrefix(name, nsPrefix) {
+			exec.Command("ip", "netns", "del", name).Run()
+		}
+	}
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this scenario needs root (network namespaces, tc, nft): run scripts/e2e.sh as root")
+	}
+	for _, tool := range []string{"ip", "tc", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing: scripts/e2e.sh installs iproute2 and nftables", tool)
+		}
+	}
+}
+
+// sh runs a command and fails the test unless it succeeds.
+func sh(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// lan is a set of hosts, each in its own namespace, joined by a bridge in
+// a hub namespace. Host i has address 10.77.0.(10+i) on its eth0; the
+// hub-side end of its link is h<i>.
+type lan struct {
+	hub   string
+	hosts []string
+	addrs []string
+}
+
+func newLAN(t *testing.T, n int) *lan {
+	t.Helper()
+	requireRoot(t)
+	l := &lan{hub: nsPrefix + "hub"}
+	for i := range n {
+		l.hosts = append(l.hosts, fmt.Sprintf("%sh%d", nsPrefix, i))
+		l.addrs = append(l.addrs, fmt.Sprintf("10.77.0.%d", 10+i))
+	}
+	for _, ns := range append([]string{l.hub}, l.hosts...) {
+		exec.Command("ip", "netns", "del", ns).Run()
+		sh(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	sh(t, "ip", "-n", l.hub, "link", "add", "br0", "type", "bridge")
+	sh(t, "ip", "-n", l.hub, "link", "set", "br0", "up")
+	for i, ns := range l.hosts {
+		hv := fmt.Sprintf("h%d", i)
+		sh(t, "ip", "-n", l.hub, "link", "add", hv, "type", "veth", "peer", "name", "eth0", "netns", ns)
+		sh(t, "ip", "-n", l.hub, "link", "set", hv, "master", "br0", "up")
+		sh(t, "ip", "-n", ns, "addr", "add", l.addrs[i]+"/24", "dev", "eth0")
+		sh(t, "ip", "-n", ns, "link", "set", "eth0", "up")
+	}
+	return l
+}
+
+// shape limits host i's link to rate (tc syntax, e.g. "2400bit") in both
+// directions with a token bucket of burst bytes, and drops lossPct percent
+// of its packets each way with nftables.
+func (l *lan) shape(t *testing.T, i int, rate string, burst, lossPct int) {
+	t.Helper()
+	b := strconv.Itoa(burst)
+	// A deep queue, as a phone's hotspot has: a minute and a half at 300 B/s.
+	sh(t, "ip", "netns", "exec", l.hosts[i], "tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", rate, "burst", b, "limit", "30000")
+	sh(t, "ip", "netns", "exec", l.hub, "tc", "qdisc", "add", "dev", fmt.Sprintf("h%d", i), "root", "tbf", "rate", rate, "burst", b, "limit", "30000")
+	if lossPct > 0 {
+		rules := fmt.Sprintf(`table inet es {
+	chain in { type filter hook input priority 0; numgen random mod 100 < %d counter drop; }
+	chain out { type filter hook output priority 0; numgen random mod 100 < %d counter drop; }
+}
+`, lossPct, lossPct)
+		cmd := exec.Command("ip", "netns", "exec", l.hosts[i], "nft", "-f", "-")
+		cmd.Stdin = strings.NewReader(rules)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nft: %v\n%s", err, out)
+		}
+	}
+}
+
+// ifaceBytes returns host i's eth0 tx and rx byte counters.
+func (l *lan) ifaceBytes(t *testing.T, i int) (tx, rx int64) {
+	t.Helper()
+	read := func(which string) int64 {
+		out := sh(t, "ip", "netns", "exec", l.hosts[i], "cat", "/sys/class/net/eth0/statistics/"+which)
+		n, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	return read("tx_bytes"), read("rx_bytes")
+}
+
+var nftCounter = regexp.MustCompile(`counter packets (\d+) bytes (\d+)`)
+
+// dropped returns the packets nftables dropped on host i, in and out.
+func (l *lan) dropped(t *testing.T, i int) (packets int64) {
+	t.Helper()
+	out := sh(t, "ip", "netns", "exec", l.hosts[i], "nft", "list", "table", "inet", "es")
+	for _, m := range nftCounter.FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		packets += n
+	}
+	return packets
+}

@@ -1,0 +1,201 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/entropyshare/entropyshare/packet"
+)
+
+// chunkKey names one packet: its signer and counter.
+type chunkKey struct {
+	signer  byte
+	counter int64
+}
+
+// TestSinkCrash: six senders (two per signer, three signers) stream frames
+// at a sink that is killed with SIGKILL at random moments and restarted,
+// over and over. No counter may be accepted twice, no accepted frame may be
+// accepted again when replayed after a restart, the configuration must
+// always load, and nothing may be in the pool without its counter on disk.
+func TestSinkCrash(t *testing.T) {
+	const restarts = 120
+	dir := t.TempDir()
+	sgs := []*signer{newSigner(t, dir, "signer0"), newSigner(t, dir, "signer1"), newSigner(t, dir, "signer2")}
+	names := []string{"default", "s1", "s2"}
+	k := newSinkKeys(t, dir, "sink")
+	addr := freeAddr(t)
+	cfg, pool := writeSinkConfig(t, dir, "sink", addr, k, sgs[0], sinkOpts{
+		ReadTimeout: "2s",
+		Extra:       []extraSigner{{Name: "s1", S: sgs[1]}, {Name: "s2", S: sgs[2]}},
+	})
+	sp := startSink(t, "", cfg, pool, addr)
+
+	var (
+		mu        sync.Mutex
+		frames    = map[chunkKey][]byte{}
+		accepted  = map[chunkKey]int{}
+		ambiguous = map[chunkKey]bool{}
+		statuses  = map[int]int{}
+	)
+	stop := make(chan struct{})
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	var next [3]atomic.Int64
+	var wg sync.WaitGroup
+	for si := range sgs {
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !stopped() {
+					c := next[si].Add(1)
+					key := chunkKey{byte(si), c}
+					frame := sealFrame(t, sgs[si], packet.Protocol2, k.public, c, markedChunk(byte(si), c))
+					mu.Lock()
+					frames[key] = frame
+					mu.Unlock()
+					// The same frame until the sink gives a verdict: a
+					// retry after a lost reply is a replay.
+					for !stopped() {
+						st, _ := sendFrame(addr, frame, 3*time.Second)
+						mu.Lock()
+						statuses[st]++
+						switch st {
+						case noOutcome:
+							ambiguous[key] = true
+						case int(packet.StatusAccepted):
+							accepted[key]++
+							if accepted[key] > 1 {
+								t.Errorf("signer %s counter %d accepted %d times", names[si], c, accepted[key])
+							}
+						}
+						mu.Unlock()
+						if st >= 0 && st != int(packet.StatusBusy) && st != int(packet.StatusUnavailable) {
+							if st != int(packet.StatusAccepted) && st != int(packet.StatusCounter) {
+								t.Errorf("signer %s counter %d: unexpected status %#x", names[si], c, st)
+							}
+							break
+						}
+						time.Sleep(2 * time.Millisecond)
+					}
+				}
+			}()
+		}
+	}
+
+	// checkDisk applies the on-disk invariants while the sink is down.
+	maxPool := 0
+	checkDisk := func(when string) map[chunkKey]int {
+		t.Helper()
+		counters, err := sinkCounters(cfg)
+		if err != nil {
+			t.Fatalf("%s: the configuration does not load: %v", when, err)
+		}
+		data, err := os.ReadFile(pool)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if len(data)%packet.ChunkSize != 0 {
+			t.Fatalf("%s: pool is %d bytes, not a whole number of chunks", when, len(data))
+		}
+		inPool := map[chunkKey]int{}
+		for off := 0; off < len(data); off += packet.ChunkSize {
+			si, c, ok := parseMarkedChunk(data[off : off+packet.ChunkSize])
+			if !ok || int(si) >= len(sgs) {
+				t.Fatalf("%s: pool chunk at %d is not one the test sent", when, off)
+			}
+			key := chunkKey{si, c}
+			inPool[key]++
+			if inPool[key] > 1 {
+				t.Fatalf("%s: signer %s counter %d fed twice", when, names[si], c)
+			}
+			if stored := counters[names[si]]; c > stored {
+				t.Fatalf("%s: signer %s counter %d is in the pool but the stored counter is %d", when, names[si], c, stored)
+			}
+		}
+		maxPool = max(maxPool, len(inPool))
+		return inPool
+	}
+
+	// replay resends up to n frames that were accepted; each must be refused.
+	replays := 0
+	replay := func(n int) {
+		t.Helper()
+		mu.Lock()
+		var keys []chunkKey
+		for key := range accepted {
+			keys = append(keys, key)
+		}
+		mu.Unlock()
+		rand.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+		if n >= 0 && len(keys) > n {
+			keys = keys[:n]
+		}
+		for _, key := range keys {
+			mu.Lock()
+			frame := frames[key]
+			mu.Unlock()
+			st, v := sendFrame(addr, frame, 3*time.Second)
+			replays++
+			if st != int(packet.StatusCounter) || v < key.counter {
+				t.Errorf("replay of accepted signer %s counter %d: status %d (stored %d), want 0x02", names[key.signer], key.counter, st, v)
+			}
+		}
+	}
+
+	start := time.Now()
+	for i := range restarts {
+		time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
+		sp.kill()
+		checkDisk(fmt.Sprintf("after kill %d", i+1))
+		sp.start()
+		replay(3)
+	}
+	close(stop)
+	wg.Wait()
+	replay(-1)
+	if code := sp.term(); code != 0 {
+		t.Errorf("entropy-sink exit %d on SIGTERM, want 0", code)
+	}
+	inPool := checkDisk("at the end")
+	elapsed := time.Since(start)
+
+	mu.Lock()
+	defer mu.Unlock()
+	for key := range accepted {
+		if inPool[key] != 1 {
+			t.Errorf("signer %s counter %d was accepted (0x00) but is not in the pool", names[key.signer], key.counter)
+		}
+	}
+	unknown := 0
+	for key := range inPool {
+		if accepted[key] == 0 {
+			if !ambiguous[key] {
+				t.Errorf("signer %s counter %d is in the pool but was neither accepted nor left without a reply", names[key.signer], key.counter)
+			}
+			unknown++
+		}
+	}
+	sent := 0
+	for si := range next {
+		sent += int(next[si].Load())
+	}
+	result(t, "%d SIGKILLs in %.0f s, %d frames sealed by 6 senders over 3 signers: %d accepted (0x00), each once; %d 0x02, %d without reply; "+
+		"pool %d chunks = %d accepted + %d fed before a kill ate the reply, none twice, none above the on-disk counter; %d replays of accepted frames all refused 0x02; config always loaded",
+		restarts, elapsed.Seconds(), sent, len(accepted), statuses[int(packet.StatusCounter)], statuses[noOutcome],
+		len(inPool), len(inPool)-unknown, unknown, replays)
+}
