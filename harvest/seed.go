@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/entropyshare/entropyshare/internal/atomicfile"
+	"github.com/entropyshare/entropyshare/keys"
 )
 
 // The seed file carries state from one run to the next: SeedSize bytes of
@@ -34,8 +35,9 @@ func ReadSeedFile(path string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("harvest: seed file %s is not a regular file", path)
 	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %#o; fix: chmod 600 %s", ErrSeedPermissions, path, perm, path)
+	// The same rule, and the same chmod hint, as for every private key.
+	if err := keys.CheckPrivateFile(f); err != nil {
+		return nil, fmt.Errorf("harvest: seed file: %w: %w", ErrSeedPermissions, err)
 	}
 	buf := make([]byte, SeedSize+1)
 	n, err := io.ReadFull(f, buf)
