@@ -231,8 +231,61 @@ func TestLowOrderEphemeralRejected(t *testing.T) {
 	for _, u := range []byte{0, 1} {
 		clear(payload[:KeySize])
 		payload[0] = u
-		if _, err := sink.OpenBox(payload); !errors.Is(err, ErrDecrypt) || !errors.Is(err, errLowOrder) && !strings.Contains(err.Error(), "low-order") {
+		if _, err := sink.OpenBox(payload); !errors.Is(err, ErrDecrypt) || !errors.Is(err, errLowOrder) {
 			t.Fatalf("u=%d: err = %v, want ErrDecrypt for a low-order key", u, err)
+		}
+	}
+}
+
+// OpenBox derives the box key itself (one X25519 and HSalsa20) instead of
+// calling box.Precompute: it must open exactly what nacl/box opens,
+// including ephemeral keys with the top bit set, which X25519 ignores.
+func TestOpenBoxAgreesWithNaCl(t *testing.T) {
+	var priv [KeySize]byte
+	for i := range 200 {
+		rand.Read(priv[:])
+		sink, err := NewRecipient(&priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := make([]byte, i)
+		rand.Read(msg)
+		payload, err := SealBox(rand.Reader, msg, sink.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch i % 3 {
+		case 1:
+			payload[KeySize-1] ^= 0x80 // non-canonical encoding, same point
+		case 2:
+			payload[len(payload)-1] ^= 1 // tampered box
+		}
+		var eph [KeySize]byte
+		var nonce [NonceSize]byte
+		copy(eph[:], payload)
+		copy(nonce[:], payload[KeySize:])
+		want, wantOK := box.Open(nil, payload[KeySize+NonceSize:], &nonce, &eph, &priv)
+		got, err := sink.OpenBox(payload)
+		if (err == nil) != wantOK || !bytes.Equal(got, want) {
+			t.Fatalf("case %d: OpenBox = %x, %v; nacl/box.Open = %x, %v", i, got, err, want, wantOK)
+		}
+		if i%3 == 2 && !errors.Is(err, ErrDecrypt) {
+			t.Fatalf("tampered box: %v, want ErrDecrypt", err)
+		}
+		if i%3 != 2 && !wantOK {
+			t.Fatalf("case %d: nacl/box cannot open what SealBox sealed", i)
+		}
+	}
+}
+
+// Sealing to a low-order sink key would give a box key anyone can
+// compute: SealBox refuses it.
+func TestSealBoxRefusesLowOrderSink(t *testing.T) {
+	for _, u := range []byte{0, 1} {
+		var sink [KeySize]byte
+		sink[0] = u
+		if _, err := SealBox(rand.Reader, []byte("x"), &sink); err == nil || !errors.Is(err, errLowOrder) {
+			t.Fatalf("u=%d: err = %v, want the low-order refusal", u, err)
 		}
 	}
 }

@@ -1,14 +1,15 @@
 package packet
 
 import (
+	"crypto/ecdh"
 	"crypto/rsa"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 
-	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/box"
+	//lint:ignore SA1019 NaCl box derives its key with HSalsa20; box.Precompute calls this same function (see RATIONALE.md).
+	"golang.org/x/crypto/salsa20/salsa"
 )
 
 // Seal signs p under protocol proto and seals it to the sink's Curve25519
@@ -23,35 +24,70 @@ func Seal(rand io.Reader, p *Packet, proto Protocol, key *rsa.PrivateKey, sinkPu
 }
 
 // SealBox seals msg to sinkPublic: ephemeral-public || nonce || box.
+// A low-order sink key, whose shared secret anyone knows, is refused.
 func SealBox(rand io.Reader, msg []byte, sinkPublic *[KeySize]byte) ([]byte, error) {
-	ephPublic, ephPrivate, err := box.GenerateKey(rand)
+	var seed [KeySize]byte
+	if _, err := io.ReadFull(rand, seed[:]); err != nil {
+		return nil, fmt.Errorf("packet: generating ephemeral key: %w", err)
+	}
+	eph, err := ecdh.X25519().NewPrivateKey(seed[:])
+	clear(seed[:])
 	if err != nil {
 		return nil, fmt.Errorf("packet: generating ephemeral key: %w", err)
 	}
-	defer clear(ephPrivate[:])
+	sink, err := ecdh.X25519().NewPublicKey(sinkPublic[:])
+	if err != nil {
+		return nil, fmt.Errorf("packet: sink public key: %w", err)
+	}
+	key, err := boxKey(eph, sink)
+	if err != nil {
+		return nil, fmt.Errorf("packet: sink public key: %w", err)
+	}
+	defer clear(key[:])
 	out := make([]byte, KeySize+NonceSize, Overhead+len(msg))
-	copy(out, ephPublic[:])
+	copy(out, eph.PublicKey().Bytes())
 	var nonce [NonceSize]byte
 	if _, err := io.ReadFull(rand, nonce[:]); err != nil {
 		return nil, fmt.Errorf("packet: generating nonce: %w", err)
 	}
 	copy(out[KeySize:], nonce[:])
-	return box.Seal(out, msg, &nonce, sinkPublic, ephPrivate), nil
+	return box.SealAfterPrecomputation(out, msg, &nonce, &key), nil
+}
+
+// boxKey is NaCl box's shared key (box.Precompute): HSalsa20 of the X25519
+// secret. box.Precompute goes through curve25519.ScalarMult, which derives
+// the private key's public half again on every call, a second scalar
+// multiplication per packet; here each key is parsed once by the caller.
+// A low-order public key, whose secret is all zeros and known to anyone,
+// is refused (the check wireguard-go makes on the X25519 result).
+func boxKey(private *ecdh.PrivateKey, public *ecdh.PublicKey) (key [KeySize]byte, err error) {
+	shared, err := private.ECDH(public)
+	if err != nil {
+		return key, errLowOrder
+	}
+	var secret [KeySize]byte
+	var zero [16]byte
+	copy(secret[:], shared)
+	clear(shared)
+	salsa.HSalsa20(&key, &zero, &secret, &salsa.Sigma)
+	clear(secret[:])
+	return key, nil
 }
 
 // Recipient is a sink's Curve25519 key pair, ready to open boxes.
 type Recipient struct {
-	private, public [KeySize]byte
+	private *ecdh.PrivateKey
+	public  [KeySize]byte
 }
 
 // NewRecipient derives the public key of private.
 func NewRecipient(private *[KeySize]byte) (*Recipient, error) {
-	pub, err := curve25519.X25519(private[:], curve25519.Basepoint)
+	k, err := ecdh.X25519().NewPrivateKey(private[:])
 	if err != nil {
 		return nil, fmt.Errorf("packet: sink private key: %w", err)
 	}
-	r := &Recipient{private: *private}
-	copy(r.public[:], pub)
+	r := &Recipient{private: k}
+	copy(r.public[:], k.PublicKey().Bytes())
 	return r, nil
 }
 
@@ -63,28 +99,19 @@ func (r *Recipient) Public() *[KeySize]byte {
 
 var errLowOrder = errors.New("low-order ephemeral key")
 
-// lowOrderKey is the box key of an all-zero shared secret: what any
-// private key precomputes with a low-order public key such as zero.
-var lowOrderKey = func() (k [KeySize]byte) {
-	var zero, priv [KeySize]byte
-	priv[0] = 1
-	box.Precompute(&k, &zero, &priv)
-	return k
-}()
-
-// OpenBox opens a frame payload sealed to r and returns SignedDER.
+// OpenBox opens a frame payload sealed to r and returns SignedDER. A
+// low-order ephemeral key is refused: box.Open would accept it.
 func (r *Recipient) OpenBox(payload []byte) ([]byte, error) {
 	if len(payload) < Overhead {
 		return nil, fmt.Errorf("%w: payload is %d bytes, want at least %d", ErrFrameSize, len(payload), Overhead)
 	}
-	// box.Open would accept a low-order ephemeral key, whose shared secret
-	// is all zeros and known to anyone. Every such key precomputes to the
-	// same box key, so one constant-time comparison refuses them all (the
-	// check wireguard-go makes on the X25519 result).
-	var key [KeySize]byte
-	box.Precompute(&key, (*[KeySize]byte)(payload[:KeySize]), &r.private)
-	if subtle.ConstantTimeCompare(key[:], lowOrderKey[:]) == 1 {
-		return nil, fmt.Errorf("%w: %v", ErrDecrypt, errLowOrder)
+	eph, err := ecdh.X25519().NewPublicKey(payload[:KeySize])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	key, err := boxKey(r.private, eph)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDecrypt, err)
 	}
 	var nonce [NonceSize]byte
 	copy(nonce[:], payload[KeySize:])
