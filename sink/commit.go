@@ -51,6 +51,11 @@ func (s *Server) reserve(i int, counter int64) (*batch, error) {
 
 func (s *Server) commitLoop() {
 	defer close(s.committerDone)
+	defer func() {
+		if s.tmpl != nil {
+			s.tmpl.erase()
+		}
+	}()
 	for {
 		select {
 		case <-s.kick:
@@ -114,19 +119,17 @@ func (s *Server) commit() {
 }
 
 // store writes the state file with the given counters. Only the committer
-// calls it, so s.state is its alone.
+// calls it, so s.state and s.tmpl are its alone.
 func (s *Server) store(counters []int64) error {
-	j := 0
-	if s.k.primary {
-		s.state.Counter = counters[0]
-		j = 1
-	}
-	for i := range s.state.Signers {
-		s.state.Signers[i].Counter = counters[j+i]
-	}
-	data, err := s.state.Marshal()
-	if err != nil {
-		return err
+	setCounters(s.state, s.k.primary, func(i int) int64 { return counters[i] })
+	var data []byte
+	if s.tmpl != nil {
+		data = s.tmpl.render(counters)
+	} else {
+		var err error
+		if data, err = s.state.Marshal(); err != nil {
+			return err
+		}
 	}
 	defer clear(data) // it holds the private key
 	return s.writeState(s.path, data)

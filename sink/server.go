@@ -38,7 +38,8 @@ type Server struct {
 	k          *compiled
 	drift      int64
 	path       string
-	state      *Config // the committer's copy, rewritten with new counters
+	state      *Config        // the committer's copy, rewritten with new counters
+	tmpl       *stateTemplate // renders state; nil: Marshal it
 	log        *slog.Logger
 	now        func() time.Time
 	pool       Pool
@@ -113,6 +114,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		}
 		s.pool, s.ownPool = p, true
 	}
+	s.tmpl = newStateTemplate(s.state, k.primary)
 	s.m = newMetrics(k.names, k.counters)
 	s.storeOK.Store(true)
 	go s.commitLoop()
