@@ -17,8 +17,10 @@ const (
 
 	// DefaultReadTimeout is how long a peer has to deliver its whole frame,
 	// from accept to the last byte: a 1.6 KB frame arrives in about 5 s at
-	// 300 B/s, so 30 s leaves room for slow links and none for stalls.
-	DefaultReadTimeout = 30 * time.Second
+	// 300 B/s, but a source sends to up to eight sinks at once over its
+	// one link (about 45 s for all eight), so 60 s leaves room for a slow
+	// hotspot and bounds what a stalled peer can hold.
+	DefaultReadTimeout = 60 * time.Second
 
 	// writeTimeout bounds writing the status reply.
 	writeTimeout = 5 * time.Second

@@ -17,11 +17,15 @@ const (
 	// DefaultConcurrency bounds the sinks a run talks to at once.
 	DefaultConcurrency = 8
 
-	// DefaultDialTimeout bounds connecting to one sink, name lookup included.
-	DefaultDialTimeout = 10 * time.Second
+	// DefaultDialTimeout bounds connecting to one sink, name lookup
+	// included: long enough for four lost SYNs (retried after 1, 3, 7 and
+	// 15 s) on a lossy hotspot.
+	DefaultDialTimeout = 30 * time.Second
 
-	// DefaultIOTimeout bounds writing the frame and reading the reply.
-	DefaultIOTimeout = 10 * time.Second
+	// DefaultIOTimeout bounds writing the frame and reading the reply. A
+	// run sends to DefaultConcurrency sinks at once over one link: at
+	// 300 B/s eight 1.6 KB frames take about 45 s together.
+	DefaultIOTimeout = 60 * time.Second
 
 	// DefaultLockWait is how long a run waits for another run's lock on
 	// the targets file before giving up.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ func TestFanOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noRunGoroutines(t) // the slow sink's sender timed out and is gone
 	if got := rep.Failed(); got != 3 {
 		t.Errorf("Failed() = %d, want 3 (down, slow, drift)", got)
 	}
@@ -118,7 +120,8 @@ func TestFanOut(t *testing.T) {
 		s.CheckUnique(t)
 	}
 	checkDistinctChunks(t, sinks)
-	if got := sinks[2].Received(); !slices.Equal(got, []int64{1, 2}) {
+	// Close cuts both waits short at once: the order is not the sending order.
+	if got := slices.Sorted(slices.Values(sinks[2].Received())); !slices.Equal(got, []int64{1, 2}) {
 		t.Errorf("slow sink received %v", got)
 	}
 }
@@ -237,4 +240,66 @@ func TestNothingDue(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Fatal("file rewritten with nothing due")
 	}
+}
+
+// noRunGoroutines fails t if, within a few seconds, goroutines of this
+// package (senders, the write-ahead) are still running: Run must leave
+// none behind, whatever happened to its sinks. The sinks' own goroutines
+// (package sourcetest) and the tests' are not counted.
+func noRunGoroutines(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		var left []string
+		for g := range strings.SplitSeq(string(buf), "\n\n") {
+			if strings.Contains(g, "entropyshare/source.") && !strings.Contains(g, "entropyshare/source.Test") {
+				left = append(left, g)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines of the run still running:\n%s", len(left), strings.Join(left, "\n\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A run cancelled while its sinks hang returns promptly, records the
+// failures, and leaves no goroutine behind.
+func TestCancelledRunLeavesNothing(t *testing.T) {
+	key := testSigner(t)
+	var entries []entry
+	for range 12 { // more than DefaultConcurrency: some wait for a slot
+		s := sourcetest.Start(t, sourcetest.Slow, &key.PublicKey, sourcetest.WithDelay(time.Minute))
+		entries = append(entries, entryFor(s, nil))
+	}
+	path := filepath.Join(t.TempDir(), "targets.json")
+	writeTargets(t, path, entries)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	rep, err := Run(ctx, Config{Targets: path, Signer: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("cancelled run took %s", took)
+	}
+	if rep.Failed() != len(entries) {
+		t.Fatalf("%d failed, want all %d", rep.Failed(), len(entries))
+	}
+	ts, err := LoadTargets(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tg := range ts.Entries {
+		if tg.LastError == "" || tg.Counter != 1 {
+			t.Errorf("entry %d: counter %d, last error %q", i, tg.Counter, tg.LastError)
+		}
+	}
+	noRunGoroutines(t)
 }

@@ -64,6 +64,8 @@ type Sink struct {
 	signer    packet.Signer
 	ln        net.Listener
 	wg        sync.WaitGroup
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	stored   int64
@@ -116,16 +118,19 @@ func Start(t testing.TB, m Mode, signer *rsa.PublicKey, opts ...Option) *Sink {
 		return s
 	}
 	s.ln = ln
+	s.done = make(chan struct{})
 	s.wg.Add(1)
 	go s.serve()
 	t.Cleanup(s.Close)
 	return s
 }
 
-// Close stops the sink and waits for its connections.
+// Close stops the sink, cuts a Slow sink's wait short and waits for its
+// connections. It may be called more than once.
 func (s *Sink) Close() {
 	if s.ln != nil {
 		s.ln.Close()
+		s.closeOnce.Do(func() { close(s.done) })
 	}
 	s.wg.Wait()
 }
@@ -161,7 +166,10 @@ func (s *Sink) handle(c net.Conn) {
 		return
 	}
 	if s.Mode == Slow {
-		time.Sleep(s.Delay)
+		select {
+		case <-time.After(s.Delay):
+		case <-s.done: // still record what arrived
+		}
 	}
 	op, err := s.recipient.Open(payload, []packet.Signer{s.signer})
 	if err != nil {
