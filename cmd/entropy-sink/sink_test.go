@@ -24,7 +24,7 @@ import (
 
 const vectorDir = "../../testdata/entropyshare-v1"
 
-func vector(t *testing.T, name string) []byte {
+func vector(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(vectorDir, name))
 	if err != nil {
@@ -136,7 +136,7 @@ func TestHelp(t *testing.T) {
 
 // writeConfig writes a configuration for the original's keys that listens
 // on a free port and feeds a file pool.
-func writeConfig(t *testing.T, dir string, format string) string {
+func writeConfig(t testing.TB, dir string, format string) string {
 	c, err := sink.ParseConfig(vector(t, "sink.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +150,7 @@ func writeConfig(t *testing.T, dir string, format string) string {
 	return p
 }
 
-func sealFrame(t *testing.T, counter int64) []byte {
+func sealFrame(t testing.TB, counter int64) []byte {
 	k, err := x509.ParsePKCS1PrivateKey(vector(t, "signer.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func sealFrame(t *testing.T, counter int64) []byte {
 	return f
 }
 
-func sendFrame(t *testing.T, addr string, f []byte) packet.Status {
+func sendFrame(t testing.TB, addr string, f []byte) packet.Status {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

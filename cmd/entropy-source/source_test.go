@@ -26,7 +26,7 @@ const vectors = "../../testdata/entropyshare-v1"
 
 // keyFile copies the original's signer key into dir with mode 0600 (git
 // keeps no modes) and returns its path.
-func keyFile(t *testing.T, dir string) string {
+func keyFile(t testing.TB, dir string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(vectors, "signer.key"))
 	if err != nil {
@@ -50,7 +50,7 @@ func entryFor(s *sourcetest.Sink, more map[string]any) map[string]any {
 	return e
 }
 
-func writeTargets(t *testing.T, path string, entries []map[string]any) []byte {
+func writeTargets(t testing.TB, path string, entries []map[string]any) []byte {
 	t.Helper()
 	data, err := json.MarshalIndent(entries, "", "\t")
 	if err != nil {
@@ -75,7 +75,7 @@ func run(t *testing.T, e env, args ...string) (code int, stdout, stderr string) 
 	return code, out.String(), errb.String()
 }
 
-func signerPublic(t *testing.T, dir string) *rsa.PublicKey {
+func signerPublic(t testing.TB, dir string) *rsa.PublicKey {
 	t.Helper()
 	k, err := keys.LoadRSAPrivate(keyFile(t, dir))
 	if err != nil {
