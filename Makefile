@@ -79,3 +79,43 @@ demo: build
 
 clean:
 	rm -rf $(BIN) demo
+
+# Packaging. make dist: static builds for linux/armv7, arm64 and amd64, one
+# tarball each and SHA256SUMS in dist/. make deb: a .deb each, with nfpm.
+# make install: into DESTDIR and PREFIX (scripts/install.sh lists the
+# folders it uses and how to move them). make package-test: installs the
+# amd64 .deb and make install into throwaway roots and checks them.
+# Man pages and archive times are dated from the last commit, so a rebuild
+# of one commit gives the same bytes.
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+DIST_ARCHES := armv7 arm64 amd64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# nfpm 2.46 and later need modules (go.digitalxero.dev) that the module
+# proxy here refuses; 2.45.2 is the newest that builds (RATIONALE.md).
+NFPM_VERSION := v2.45.2
+NFPM        ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+# Debian packages make package-test uses: dpkg and systemd-sysusers,
+# systemd-tmpfiles and systemd-analyze.
+PACKAGE_TEST_DEBS := dpkg systemd
+
+.PHONY: dist install deb package-test
+
+dist: build
+	@for a in $(DIST_ARCHES); do \
+		case $$a in armv7) env="GOARCH=arm GOARM=7";; *) env="GOARCH=$$a";; esac; \
+		echo "building linux-$$a"; \
+		mkdir -p $(BIN)/linux-$$a; \
+		env CGO_ENABLED=0 GOOS=linux $$env $(GO) build $(GOFLAGS_B) -o $(BIN)/linux-$$a/ ./cmd/... || exit 1; \
+	done
+	@SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) BIN=$(BIN) scripts/dist.sh $(VERSION) $(DIST_ARCHES)
+
+deb: dist
+	@SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) BIN=$(BIN) NFPM='$(NFPM)' scripts/deb.sh $(VERSION) $(DIST_ARCHES)
+
+install: build
+	@SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' scripts/install.sh $(BIN)
+
+package-test: deb
+	@$(MAKE) --no-print-directory deps DEB_PKGS='$(PACKAGE_TEST_DEBS)'
+	@SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) BIN=$(BIN) scripts/package-test.sh $(VERSION)

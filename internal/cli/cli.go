@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -84,7 +85,13 @@ func Hint(err error, hint string) error {
 // Execute runs cmd with args, prints any error as "NAME: error" (and its
 // hints) on stderr and returns the exit code: the one an *ExitError carries,
 // ExitUsage for flag and argument errors cobra reports, ExitFail otherwise.
+//
+// "NAME __gendocs ..." runs the hidden command that writes cmd's man pages
+// and shell completions (see docsCommand) instead of cmd.
 func Execute(cmd *cobra.Command, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == docsCommandName {
+		return Execute(docsCommand(cmd, time.Now), args[1:], stdout, stderr)
+	}
 	cmd.SetArgs(LegacyArgs(cmd, args))
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
