@@ -156,6 +156,17 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // errMissing is wrapped by errors about a required field that is absent.
 var errMissing = errors.New("missing")
 
+// ErrExampleKey: the configuration holds the private key published in the
+// repository's sink.example.json. Anyone could open what sources seal to
+// it, so a sink never runs with it.
+var ErrExampleKey = errors.New("is the published example key from sink.example.json; make this sink's own key with entropy-config --new-key")
+
+// examplePublic is the public half of sink.example.json's private key.
+var examplePublic = [packet.KeySize]byte{
+	0x82, 0x0f, 0x1b, 0xe9, 0xf2, 0xc7, 0x1e, 0x9f, 0x37, 0xea, 0x87, 0xbc, 0x87, 0x37, 0x5b, 0xd8,
+	0xf2, 0xf1, 0xd0, 0xe6, 0x6b, 0xc4, 0x39, 0x5c, 0xb5, 0x26, 0xe2, 0xee, 0xf8, 0xba, 0xef, 0x62,
+}
+
 // LoadConfig reads and checks a sink configuration file. The file holds
 // the sink's private key, so it is refused when group or others can read
 // it (the original wrote it 0644; the error says which chmod fixes that).
@@ -326,6 +337,9 @@ func (c *Config) compile() (*compiled, error) {
 	clear(priv[:])
 	if err != nil {
 		return nil, &ConfigError{Field: "Private", Err: err}
+	}
+	if *r.Public() == examplePublic {
+		return nil, &ConfigError{Field: "Private", Err: ErrExampleKey}
 	}
 	k.recipient = r
 	if c.Drift < 0 {

@@ -13,6 +13,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(vector(f, "sink.json"))
 	if data, err := os.ReadFile("../sink.example.json"); err == nil {
 		f.Add(data)
+		f.Add(withOwnKey(f, data))
 	}
 	multi := testConfig(f, f.TempDir(), func(c *Config) {
 		c.Signers = []SignerConfig{{Name: "board1", Signer: pkix(f, extraSigner(f, 0)), Counter: 9, Legacy: true}}
