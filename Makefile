@@ -60,8 +60,12 @@ test: deps fmt-check vet build test-go fuzz-short
 test-go:
 	ENTROPYSHARE_TOOLS=required $(GO) test -race -count=1 ./...
 
+# lint uses an installed staticcheck (PATH or GOPATH/bin) when there is one;
+# otherwise it fetches the pinned version.
 lint: fmt-check vet
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@sc=$$(command -v staticcheck || ls "$$($(GO) env GOPATH)/bin/staticcheck" 2>/dev/null || true); \
+	if [ -n "$$sc" ]; then echo "$$sc ./..."; "$$sc" ./...; \
+	else $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...; fi
 
 # fuzz-short runs every fuzz target briefly (part of make test); fuzz runs
 # them for FUZZTIME each (default here 3s; make fuzz sets minutes).
