@@ -3,19 +3,25 @@
 # BeagleBone Black. The ARM source lists its sources, harvests, and pushes a
 # packet to an amd64 sink on loopback; then the ARM sink accepts one from the
 # amd64 source through the kernel pool, where qemu-user does not implement
-# RNDADDENTROPY: the /dev/random fallback must carry it.
+# RNDADDENTROPY: the /dev/random fallback must carry it. Last, it prints
+# what each shipped WASM plugin adds to a harvest under wazero's
+# interpreter (32-bit ARM has no compiler), one line per plugin: printed,
+# never judged; only a plugin run that fails fails the test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 bin=$PWD/bin
 arm=$bin/linux-armv7
-if ! command -v qemu-arm-static >/dev/null; then
+# need CMD PKG: install Debian package PKG when CMD is missing (as root).
+need() {
+	command -v "$1" >/dev/null && return 0
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static) >/dev/null
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2") >/dev/null
 	else
-		echo "arm-test: qemu-user-static is missing (install it, or run as root)" >&2
-		exit 1
+		return 1
 	fi
-fi
+}
+need qemu-arm-static qemu-user-static || { echo "arm-test: qemu-user-static is missing (install it, or run as root)" >&2; exit 1; }
 qemu=qemu-arm-static
 work=$(mktemp -d)
 pids=()
@@ -59,3 +65,59 @@ grep -q 'msg=accepted' sink2.log || fail "ARM sink accepted nothing"
 grep -q '/dev/random' sink2.log || fail "ARM sink did not report the /dev/random fallback"
 grep -q '"Counter": 1' sink2.json || fail "ARM sink counter not stored"
 echo "arm-test: ok: ARM source harvested and delivered to an amd64 sink; ARM sink accepted one packet via the /dev/random fallback"
+
+# 4. Plugin cost: `entropy-source sources` with and without each shipped
+# plugin, ARM under qemu-user and amd64 natively, runs interleaved, the
+# median of $reps. No compilation cache: wazero caches only its compiler's
+# output, so on the board every run compiles anyway. qemu-user emulates:
+# these are not board times (see docs/BOARD.md).
+reps=${ARM_TEST_PLUGIN_REPS:-5}
+plugins=()
+if need wat2wasm wabt; then
+	wat2wasm "$repo/plugins/tiny/tiny.wat" -o tiny.wasm || fail "wat2wasm plugins/tiny/tiny.wat"
+	plugins+=(tiny)
+else
+	echo "arm-test: plugin tiny: skipped, wat2wasm is missing (apt-get install wabt)"
+fi
+(cd "$repo" && GOOS=wasip1 GOARCH=wasm ${GO:-go} build -trimpath -o "$work/gojitter.wasm" ./plugins/gojitter) >gojitter-build.log 2>&1 ||
+	fail "GOOS=wasip1 go build ./plugins/gojitter"
+plugins+=(gojitter)
+# plugin_cost NAME REPS CMD...: runs CMD sources without and with the
+# plugin, alternately; prints what the plugin adds to the median wall and
+# CPU (user+sys) time, both medians, and the plugin's own row note (its
+# compile and run time); fails when a run exits non-zero or the plugin's
+# row is not ok.
+plugin_cost() {
+	python3 - "$@" <<'PY'
+import resource, statistics, subprocess, sys, time
+name, reps, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def run(args, log):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd + ["sources", "--wasm-cache", "off"] + args, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(log, "a") as f:
+        f.write(p.stdout + p.stderr)
+    if p.returncode != 0:
+        sys.exit(f"exit {p.returncode}")
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return wall * 1000, cpu * 1000, p.stdout
+base, plug, note = [], [], ""
+for _ in range(reps):
+    base.append(run([], f"plugin-{name}-base.log")[:2])
+    w, c, out = run(["--plugin", f"{name}.wasm"], f"plugin-{name}.log")
+    row = [l.split() for l in out.splitlines() if l.startswith(f"plugin:{name} ")]
+    if not row or row[0][1] != "ok":
+        sys.exit("plugin row: " + (" ".join(row[0]) if row else "missing"))
+    plug.append((w, c))
+    note = " ".join(row[0][7:])
+bw, bc, pw, pc = (statistics.median(x[i] for x in xs) for xs, i in ((base, 0), (base, 1), (plug, 0), (plug, 1)))
+print(f"{pw - bw:+.0f} ms wall, {pc - bc:+.0f} ms CPU ({pw:.0f} vs {bw:.0f} ms; {note})")
+PY
+}
+for p in "${plugins[@]}"; do
+	onarm=$(plugin_cost "$p" "$reps" $qemu "$arm/entropy-source") || fail "ARM entropy-source with plugin $p (see plugin-$p.log)"
+	native=$(plugin_cost "$p" "$reps" "$bin/entropy-source") || fail "amd64 entropy-source with plugin $p (see plugin-$p.log)"
+	echo "arm-test: plugin $p ($(stat -c %s "$p.wasm") B), median of $reps, no cache: qemu-arm $onarm; amd64 $native (qemu-user emulates: not board times)"
+done
