@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -32,6 +33,46 @@ func BenchmarkCryptoRand(b *testing.B) {
 		rand.Read(buf)
 	}
 }
+
+// BenchmarkGeneratorSerial is BenchmarkGenerator on one processor: the
+// serial path alone, as on the one-core board.
+func BenchmarkGeneratorSerial(b *testing.B) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	BenchmarkGenerator(b)
+}
+
+// BenchmarkGeneratorSmall and BenchmarkCryptoRandSmall compare them on
+// the reads most callers make: a 32-byte key and a 4 KiB buffer.
+func BenchmarkGeneratorSmall(b *testing.B) {
+	var k [SeedSize]byte
+	g := NewGenerator(k)
+	for _, n := range smallReads {
+		b.Run(n.name, func(b *testing.B) {
+			buf := make([]byte, n.size)
+			b.SetBytes(int64(n.size))
+			for b.Loop() {
+				g.Read(buf)
+			}
+		})
+	}
+}
+
+func BenchmarkCryptoRandSmall(b *testing.B) {
+	for _, n := range smallReads {
+		b.Run(n.name, func(b *testing.B) {
+			buf := make([]byte, n.size)
+			b.SetBytes(int64(n.size))
+			for b.Loop() {
+				rand.Read(buf)
+			}
+		})
+	}
+}
+
+var smallReads = []struct {
+	name string
+	size int
+}{{"32B", 32}, {"4KiB", 4 << 10}}
 
 func BenchmarkChaCha20(b *testing.B) {
 	c, _ := chacha20.NewUnauthenticatedCipher(make([]byte, 32), make([]byte, 12))

@@ -63,6 +63,8 @@ type adcSource struct {
 
 func (adcSource) Name() string { return "adc" }
 
+func (s adcSource) withSamples(n int) Source { s.samples = n; return s }
+
 // adcChannels lists the IIO voltage inputs under root, in a stable order.
 func adcChannels(root string) ([]string, error) {
 	paths, err := filepath.Glob(filepath.Join(root, "sys/bus/iio/devices/iio:device*/in_voltage*_raw"))

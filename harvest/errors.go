@@ -3,6 +3,7 @@ package harvest
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Every error this package returns for one of these
@@ -21,6 +22,10 @@ var (
 	// section 4.4 continuous health test failures.
 	ErrRepetitionCount    = errors.New("harvest: repetition count test failed")
 	ErrAdaptiveProportion = errors.New("harvest: adaptive proportion test failed")
+	// ErrStartup means a source failed its start-up test (SP 800-90B
+	// section 4.3): a health test failed within its first StartupSamples
+	// samples, or it could not give that many. See StartupError.
+	ErrStartup = errors.New("harvest: start-up test failed")
 
 	// ErrCoarseTimer means the jitter source found the clock too coarse to
 	// measure CPU timing jitter.
@@ -80,3 +85,19 @@ func (e *HealthError) Error() string {
 
 // Unwrap returns ErrRepetitionCount or ErrAdaptiveProportion.
 func (e *HealthError) Unwrap() error { return e.err }
+
+// StartupError is a failed start-up test. Err is the *HealthError of a
+// test that failed within the first StartupSamples samples, or why the
+// source did not give that many.
+type StartupError struct {
+	Tested int // samples that passed before the failure
+	Err    error
+}
+
+func (e *StartupError) Error() string {
+	return fmt.Sprintf("harvest: start-up test failed after %d of %d samples: %s",
+		e.Tested, StartupSamples, strings.TrimPrefix(e.Err.Error(), "harvest: "))
+}
+
+// Unwrap lets errors.Is match ErrStartup and whatever Err matches.
+func (e *StartupError) Unwrap() []error { return []error{ErrStartup, e.Err} }

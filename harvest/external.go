@@ -22,6 +22,8 @@ type fileSource struct {
 
 func (s fileSource) Name() string { return s.name }
 
+func (s fileSource) withSamples(n int) Source { s.n = n; return s }
+
 func (s fileSource) Read(ctx context.Context) (Reading, error) {
 	data, err := readDevice(ctx, s.path, s.n)
 	switch {
@@ -47,6 +49,8 @@ type commandSource struct {
 }
 
 func (s commandSource) Name() string { return s.name }
+
+func (s commandSource) withSamples(n int) Source { s.n = n; return s }
 
 func (s commandSource) Read(ctx context.Context) (Reading, error) {
 	if _, err := exec.LookPath("/bin/sh"); err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -178,5 +180,198 @@ func TestGeneratorAutoReseed(t *testing.T) {
 	read(t, g, 32)
 	if calls != 2 {
 		t.Fatal("a failed reseed is retried on every read")
+	}
+}
+
+// reference is the construction written the plain way, one cipher per
+// chunk and no goroutines: n bytes of output from key and the key after.
+func reference(key [SeedSize]byte, n int) ([]byte, [SeedSize]byte) {
+	var out []byte
+	for {
+		k := min(n, maxChunk)
+		ks := keystream(key, 0, SeedSize+k)
+		out = append(out, ks[SeedSize:]...)
+		copy(key[:], ks[:SeedSize])
+		if n -= k; n == 0 {
+			return out, key
+		}
+	}
+}
+
+// withProcs runs the rest of the test with GOMAXPROCS set to n.
+func withProcs(t *testing.T, n int) {
+	prev := runtime.GOMAXPROCS(n)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+}
+
+// countErased counts the ciphers erase clears for the rest of the test,
+// failing it if one is not all zeros afterwards.
+func countErased(t *testing.T) func() int {
+	var mu sync.Mutex
+	n := 0
+	testHookErase = func(c chacha20.Cipher) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if c != (chacha20.Cipher{}) {
+			t.Error("a cipher was not erased")
+		}
+	}
+	t.Cleanup(func() { testHookErase = nil })
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+}
+
+// TestGeneratorParallel: reads large enough to be written by several
+// goroutines give exactly the bytes, and leave exactly the key, of the
+// plain serial construction, at sizes around every boundary and for
+// several processor counts.
+func TestGeneratorParallel(t *testing.T) {
+	const shared = 2 * parallelSegment // the smallest chunk shared out
+	sizes := []int{
+		0, 1, 32, 4096,
+		shared - 1, shared, shared + 1, shared + 31, shared + 32, shared + 33,
+		shared + 63, shared + 64, shared + 65,
+		3*parallelSegment - 1, 3 * parallelSegment, 3*parallelSegment + 17,
+		100_003, 1 << 18, maxChunk - 1, maxChunk, maxChunk + 1,
+		maxChunk + shared - 1, maxChunk + shared, 2*maxChunk + 3*parallelSegment + 7,
+	}
+	for _, procs := range []int{1, 2, 3, 4, 7} {
+		t.Run(fmt.Sprintf("procs=%d", procs), func(t *testing.T) {
+			withProcs(t, procs)
+			var key [SeedSize]byte
+			copy(key[:], "parallel and serial must agree..")
+			g := NewGenerator(key)
+			for _, n := range sizes {
+				want, next := reference(g.key, n)
+				got := make([]byte, n)
+				for i := range got {
+					got[i] = 0xa5 // every byte must be written, not left alone
+				}
+				g.Read(got)
+				if !bytes.Equal(got, want) {
+					i := 0
+					for got[i] == want[i] {
+						i++
+					}
+					t.Fatalf("%d bytes: output differs from the serial keystream at byte %d", n, i)
+				}
+				if g.key != next {
+					t.Fatalf("%d bytes: the next key differs from the serial construction's", n)
+				}
+			}
+		})
+	}
+}
+
+// TestFillParallelSegments calls fillParallel with every segment count up
+// to 9 at sizes around block boundaries, and with more segments than
+// blocks, and checks the output against one cipher's keystream and that
+// every segment's cipher is erased.
+func TestFillParallelSegments(t *testing.T) {
+	erased := countErased(t)
+	var key [SeedSize]byte
+	key[7] = 7
+	var nonce [chacha20.NonceSize]byte
+	sizes := []int{0, 1, 63, 64, 65, 127, 128, 129, 191, 192, 193, 1000, 4095, 4096, 4097, 65535, 65536, 65537, 100_001}
+	for segs := 2; segs <= 9; segs++ {
+		for _, n := range sizes {
+			c, _ := chacha20.NewUnauthenticatedCipher(key[:], nonce[:])
+			var first [blockSize]byte
+			c.XORKeyStream(first[:], first[:])
+			got := bytes.Repeat([]byte{0x5a}, n) // every byte must be written
+			before := erased()
+			fillParallel(&key, c, got, segs)
+			if !bytes.Equal(got, keystream(key, blockSize, n)) {
+				t.Fatalf("%d segments, %d bytes: not the keystream", segs, n)
+			}
+			// One cipher for each segment after the first that has bytes.
+			blocks := (n + blockSize - 1) / blockSize
+			per := (blocks + segs - 1) / segs * blockSize
+			started := 0
+			if n > 0 {
+				started = (n+per-1)/per - 1
+			}
+			if started >= segs {
+				t.Fatalf("%d segments, %d bytes: %d goroutines", segs, n, started)
+			}
+			if got := erased() - before; got != started {
+				t.Fatalf("%d segments, %d bytes: %d ciphers erased, %d started", segs, n, got, started)
+			}
+		}
+	}
+}
+
+// TestGeneratorConcurrentLarge: concurrent Reads of every size, small and
+// shared out, never return the same 64-byte block twice (a key or a block
+// counter used twice would). Run it with -race.
+func TestGeneratorConcurrentLarge(t *testing.T) {
+	withProcs(t, 4)
+	var k [SeedSize]byte
+	g := NewGenerator(k)
+	sizes := []int{32, 4096, 2*parallelSegment - 1, 2 * parallelSegment, 3*parallelSegment + 64, 200_000}
+	const workers, reads = 4, 12
+	var mu sync.Mutex
+	seen := make(map[[64]byte]bool)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range reads {
+				b := make([]byte, sizes[(w+i)%len(sizes)])
+				g.Read(b)
+				mu.Lock()
+				for off := 0; off+64 <= len(b); off += 64 {
+					blk := [64]byte(b[off : off+64])
+					if seen[blk] {
+						t.Errorf("a %d-byte read repeated a block at offset %d", len(b), off)
+					}
+					seen[blk] = true
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestFastKeyErasureLarge is TestFastKeyErasure for a read that spans two
+// chunks, each shared out across goroutines: the captured state cannot
+// give back the output, and every cipher that wrote a segment was erased.
+func TestFastKeyErasureLarge(t *testing.T) {
+	withProcs(t, 4)
+	erased := countErased(t)
+	var k [SeedSize]byte
+	copy(k[:], "another key no attacker ever saw")
+	g := NewGenerator(k)
+	n := maxChunk + 3*parallelSegment + 5
+	_, k2 := reference(k, maxChunk) // the second chunk's key
+	returned := read(t, g, n)
+	if want := segments(maxChunk) + segments(n-maxChunk); erased() != want || want < 4 {
+		t.Fatalf("%d ciphers erased, want %d (one per segment)", erased(), want)
+	}
+
+	g.mu.Lock()
+	captured := g.key
+	g.mu.Unlock()
+	if captured == k || captured == k2 {
+		t.Fatal("a key used for the read is still the state")
+	}
+	clone := NewGenerator(captured)
+	fromCapture := read(t, clone, n)
+	if bytes.Equal(fromCapture, returned) {
+		t.Fatal("the captured state regenerates earlier output")
+	}
+	// No piece of the output appears in what the captured key makes.
+	ks := keystream(captured, 0, 2*maxChunk)
+	for off := 0; off+32 <= n; off += parallelSegment - 1 {
+		if bytes.Contains(ks, returned[off:off+32]) {
+			t.Fatalf("output at %d appears in the captured key's keystream", off)
+		}
+	}
+	if !bytes.Equal(read(t, g, n), fromCapture) {
+		t.Fatal("the snapshot is not the whole state")
 	}
 }

@@ -4,7 +4,8 @@ package harvest
 //
 //	Harvest(ctx, cfg, seedPath) (*Generator, *Report, error)
 //	    reads the seed file, gathers every source in cfg, health-tests each
-//	    (SP 800-90B 4.4), credits the healthy ones, mixes them and the seed
+//	    (SP 800-90B 4.3 start-up, over at least its first 1024 samples, and
+//	    4.4 continuous), credits the healthy ones, mixes them and the seed
 //	    with BLAKE3 into a ChaCha20 key, and rewrites the seed file. Below
 //	    cfg.MinBits it returns the report with ErrInsufficient and no
 //	    generator, and leaves the seed file alone.
@@ -23,6 +24,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -218,14 +220,23 @@ func (h *Harvester) gatherOne(ctx context.Context, cfg Config, sp sourceSpec) (S
 		return sr, r.Data
 	}
 	// The tests use the source's own assessment: lowering the credit does
-	// not loosen them.
-	if err := CheckHealth(r.Data, assessed, cfg.AlphaLog2); err != nil {
+	// not loosen them. Nothing of the source is used before its first
+	// StartupSamples samples pass (the start-up test); r.Data is the
+	// first of them.
+	ht, err := NewHealthTest(assessed, cfg.AlphaLog2)
+	if err == nil {
+		err = startupTest(sctx, sp.src, ht, r.Data)
+		sr.TestedSamples = ht.n
+	}
+	if err != nil {
 		clear(r.Data)
-		sr.Health, sr.Err, sr.Error = HealthFail, err, fmt.Sprintf("harvest: %s: %v", sr.Name, err)
+		sr.Health, sr.Err = HealthFail, err
+		sr.Error = fmt.Sprintf("harvest: %s: %s", sr.Name, strings.TrimPrefix(err.Error(), "harvest: "))
 		var he *HealthError
 		if errors.As(err, &he) {
 			sr.HealthTest = he.Test
 		}
+		sr.Startup = errors.Is(err, ErrStartup)
 		return sr, nil
 	}
 	sr.Health = HealthPass

@@ -1,6 +1,8 @@
 package harvest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 )
@@ -157,4 +159,46 @@ func CheckHealth(samples []byte, h float64, alphaLog2 int) error {
 	}
 	_, err = t.Write(samples)
 	return err
+}
+
+// startupTest is the start-up test of SP 800-90B section 4.3: the
+// continuous tests run over at least the first StartupSamples
+// consecutive samples of a source before any of its output is used. t is
+// a fresh test and first the reading the run will use. When first holds
+// fewer samples, src is read again (asked for the shortfall in one Read
+// where it can be, see resizable) and those samples are tested after
+// first's, then wiped: only first is ever used. The extra reads share
+// ctx's deadline and are at most maxStartupReads.
+//
+// A health test failure at a sample past the start-up ones is returned as
+// it is (a continuous failure); anything else that stops the test is a
+// *StartupError.
+func startupTest(ctx context.Context, src Source, t *HealthTest, first []byte) error {
+	_, err := t.Write(first)
+	more := src
+	if r, ok := src.(resizable); ok && t.n < StartupSamples {
+		more = r.withSamples(StartupSamples - t.n)
+	}
+	for reads := 1; err == nil && t.n < StartupSamples; reads++ {
+		if reads > maxStartupReads {
+			err = fmt.Errorf("%d more reads gave only %d samples", maxStartupReads, t.n)
+			break
+		}
+		var r Reading
+		r, err = more.Read(ctx)
+		switch {
+		case err != nil:
+			err = fmt.Errorf("read %d: %w", reads, err)
+		case len(r.Data) == 0:
+			err = fmt.Errorf("read %d gave no samples", reads)
+		default:
+			_, err = t.Write(r.Data)
+		}
+		clear(r.Data)
+	}
+	var he *HealthError
+	if err == nil || (errors.As(err, &he) && he.Offset >= StartupSamples) {
+		return err
+	}
+	return &StartupError{Tested: t.n, Err: err}
 }

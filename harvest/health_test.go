@@ -1,9 +1,12 @@
 package harvest
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -161,5 +164,171 @@ func TestHealthStreaming(t *testing.T) {
 	}
 	if _, err := NewHealthTest(0, 30); !errors.Is(err, ErrConfig) {
 		t.Errorf("H=0: %v", err)
+	}
+}
+
+// gatherOnly runs one gather with sources and returns the report and the
+// records that would be mixed, by name.
+func gatherOnly(t *testing.T, sources ...Source) (*Report, map[string][]byte) {
+	t.Helper()
+	h := Harvester{Config: Config{MinBits: 1}, Sources: sources}
+	rep, recs, err := h.gather(context.Background())
+	if rep == nil {
+		t.Fatalf("gather: %v", err)
+	}
+	mixed := map[string][]byte{}
+	for _, r := range recs {
+		mixed[r.name] = r.data
+	}
+	return rep, mixed
+}
+
+func sourceReport(t *testing.T, rep *Report, name string) SourceReport {
+	t.Helper()
+	for _, s := range rep.Sources {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("%s not reported", name)
+	return SourceReport{}
+}
+
+// TestStartupExcludesEarlyFailure: a source whose readings are 64
+// samples, each fine on its own, but which repeats one value at samples
+// 300 to 339, is excluded by the start-up test (SP 800-90B 4.3) and
+// reported as such. Without it only the first 64 samples were tested and
+// the source was used.
+func TestStartupExcludesEarlyFailure(t *testing.T) {
+	stream := randBytes(4096)
+	for i := 300; i < 340; i++ {
+		stream[i] = 0x42
+	}
+	if err := CheckHealth(stream[:64], 8, DefaultAlphaLog2); err != nil {
+		t.Fatalf("the first reading alone should pass: %v", err)
+	}
+	src := &streamSource{name: "early", stream: stream, per: 64, bits: 8}
+	rep, mixed := gatherOnly(t, src, fakeSource{name: "kernel", data: randBytes(32), bits: 8})
+
+	s := sourceReport(t, rep, "early")
+	var se *StartupError
+	var he *HealthError
+	if s.Health != HealthFail || !s.Startup || s.HealthTest != "RCT" || s.CreditedBits != 0 ||
+		!errors.Is(s.Err, ErrStartup) || !errors.Is(s.Err, ErrRepetitionCount) ||
+		!errors.As(s.Err, &se) || !errors.As(s.Err, &he) {
+		t.Fatalf("early: %+v", s)
+	}
+	if cut := RCTCutoff(8, DefaultAlphaLog2); he.Offset != 300+cut-1 || se.Tested != he.Offset {
+		t.Errorf("failed at sample %d (tested %d), want %d", he.Offset, se.Tested, 300+cut-1)
+	}
+	if !strings.Contains(s.Error, "harvest: early: start-up test failed after") {
+		t.Errorf("error %q", s.Error)
+	}
+	if _, ok := mixed["early"]; ok {
+		t.Error("a source that failed its start-up test was mixed")
+	}
+	for i, r := range src.reads {
+		if !bytes.Equal(r, make([]byte, len(r))) {
+			t.Errorf("reading %d was not wiped", i)
+		}
+	}
+	if k := sourceReport(t, rep, "kernel"); k.Health != HealthPass || k.TestedSamples < StartupSamples || k.Bytes != 32 {
+		t.Errorf("a healthy source beside it: %+v", k)
+	}
+	var tbl bytes.Buffer
+	rep.WriteTable(&tbl)
+	if !strings.Contains(tbl.String(), "fail (start-up RCT)") {
+		t.Errorf("table:\n%s", tbl.String())
+	}
+}
+
+// TestStartupPasses: a healthy source with small readings is tested over
+// 1024 samples and used; its first reading is what is credited and
+// mixed, and the samples read only for the test are wiped.
+func TestStartupPasses(t *testing.T) {
+	stream := randBytes(4096)
+	src := &streamSource{name: "good", stream: stream, per: 64, bits: 8}
+	rep, mixed := gatherOnly(t, src)
+	s := sourceReport(t, rep, "good")
+	if s.Health != HealthPass || s.Err != nil || s.Startup || s.Bytes != 64 || s.CreditedBits != 512 || s.TestedSamples != StartupSamples {
+		t.Fatalf("good: %+v", s)
+	}
+	if len(src.reads) != StartupSamples/64 {
+		t.Errorf("%d reads, want %d", len(src.reads), StartupSamples/64)
+	}
+	if !bytes.Equal(mixed["good"], stream[:64]) {
+		t.Error("the first reading is not what was mixed")
+	}
+	for i, r := range src.reads[1:] {
+		if !bytes.Equal(r, make([]byte, len(r))) {
+			t.Errorf("start-up reading %d was not wiped", i+1)
+		}
+	}
+	// A reading of 1024 samples or more is its own start-up test: one read.
+	big := &streamSource{name: "big", stream: randBytes(4096), per: 2048, bits: 8}
+	rep, _ = gatherOnly(t, big)
+	if s := sourceReport(t, rep, "big"); s.Health != HealthPass || len(big.reads) != 1 || s.TestedSamples != 2048 {
+		t.Fatalf("big: %d reads, %+v", len(big.reads), s)
+	}
+}
+
+// TestStartupResizable: a source that can be asked for more samples at
+// once gives the start-up test the rest in a single read, and a failure
+// in those samples excludes it.
+func TestStartupResizable(t *testing.T) {
+	rep, _ := gatherOnly(t, fakeSource{name: "fresh", data: randBytes(64), bits: 8})
+	if s := sourceReport(t, rep, "fresh"); s.Health != HealthPass || s.TestedSamples != StartupSamples || s.CreditedBits != 512 {
+		t.Fatalf("fresh: %+v", s)
+	}
+	stuck := randBytes(StartupSamples - 64)
+	for i := 500; i < 560; i++ {
+		stuck[i] = 7
+	}
+	rep, _ = gatherOnly(t, fakeSource{name: "stuck later", data: randBytes(64), bits: 8, startup: stuck})
+	if s := sourceReport(t, rep, "stuck later"); s.Health != HealthFail || !s.Startup || !errors.Is(s.Err, ErrRepetitionCount) {
+		t.Fatalf("stuck later: %+v", s)
+	}
+	// The real kernel source: 32 bytes used, 1024 tested.
+	rep, _ = gatherOnly(t, kernelSource{n: 32})
+	if s := sourceReport(t, rep, "kernel"); s.Available && (s.Health != HealthPass || s.Bytes != 32 || s.TestedSamples != StartupSamples) {
+		t.Fatalf("kernel: %+v", s)
+	}
+}
+
+// TestStartupShort: a source that cannot give 1024 samples, or fails to
+// read before it has, does not pass its start-up test. A failure after
+// the start-up samples is a continuous test failure, not a start-up one.
+func TestStartupShort(t *testing.T) {
+	trickle := &streamSource{name: "trickle", stream: randBytes(4096), per: 1, bits: 8}
+	broken := &streamSource{name: "broken", stream: randBytes(4096), per: 64, bits: 8, failAt: 3}
+	dry := &streamSource{name: "dry", stream: randBytes(100), per: 64, bits: 8}
+	late := &streamSource{name: "late", stream: randBytes(2048), per: 2048, bits: 8}
+	for i := 1500; i < 1540; i++ {
+		late.stream[i] = 9
+	}
+	rep, _ := gatherOnly(t, trickle, broken, dry, late, fakeSource{name: "kernel", data: randBytes(32), bits: 8})
+	for _, c := range []struct {
+		name, text string
+		tested     int
+	}{
+		{"trickle", "64 more reads gave only 65 samples", 1 + maxStartupReads},
+		{"broken", "read 2: harvest: stream: i/o error", 128},
+		{"dry", "read 2 gave no samples", 100},
+	} {
+		s := sourceReport(t, rep, c.name)
+		var se *StartupError
+		if s.Health != HealthFail || !s.Startup || s.HealthTest != "" || !errors.As(s.Err, &se) ||
+			se.Tested != c.tested || !strings.Contains(s.Error, c.text) || s.CreditedBits != 0 {
+			t.Errorf("%s: %+v", c.name, s)
+		}
+	}
+	s := sourceReport(t, rep, "late")
+	if s.Health != HealthFail || s.Startup || s.HealthTest != "RCT" || errors.Is(s.Err, ErrStartup) || s.CreditedBits != 0 {
+		t.Errorf("late: %+v", s)
+	}
+	var tbl bytes.Buffer
+	rep.WriteTable(&tbl)
+	if !strings.Contains(tbl.String(), "fail (start-up)") || !strings.Contains(tbl.String(), "fail (RCT)") {
+		t.Errorf("table:\n%s", tbl.String())
 	}
 }

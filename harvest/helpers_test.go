@@ -2,6 +2,7 @@ package harvest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -87,19 +88,60 @@ func buildPlugin(tb testing.TB, src string) string {
 	return b.out
 }
 
-// fakeSource returns fixed data at a fixed assessment.
+// fakeSource returns fixed data at a fixed assessment. Asked for more
+// samples for the start-up test, it gives startup, or as many fresh
+// random bytes as asked (a healthy source's next samples) when that is nil.
 type fakeSource struct {
-	name string
-	data []byte
-	bits float64
-	err  error
+	name    string
+	data    []byte
+	bits    float64
+	err     error
+	startup []byte
 }
 
 func (f fakeSource) Name() string { return f.name }
+
+func (f fakeSource) withSamples(n int) Source {
+	data := f.startup
+	if data == nil {
+		data = randBytes(n)
+	}
+	return fakeSource{name: f.name, data: data, bits: f.bits, err: f.err, startup: data}
+}
 
 func (f fakeSource) Read(context.Context) (Reading, error) {
 	if f.err != nil {
 		return Reading{}, f.err
 	}
 	return Reading{Data: append([]byte(nil), f.data...), BitsPerSample: f.bits}, nil
+}
+
+// streamSource hands out one stream of samples, per at a time, as a
+// device would. It cannot be asked for more at once (it is not
+// resizable), and it keeps every reading it gave so a test can see
+// which were wiped.
+type streamSource struct {
+	name   string
+	stream []byte
+	per    int
+	bits   float64
+	failAt int // the read (counting from 1) that fails; 0 for none
+
+	mu    sync.Mutex
+	reads [][]byte
+}
+
+func (s *streamSource) Name() string { return s.name }
+
+func (s *streamSource) Read(context.Context) (Reading, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.reads)+1 == s.failAt {
+		return Reading{}, errors.New("harvest: stream: i/o error")
+	}
+	n := min(s.per, len(s.stream))
+	r := append([]byte(nil), s.stream[:n]...)
+	s.stream = s.stream[n:]
+	s.reads = append(s.reads, r)
+	return Reading{Data: r, BitsPerSample: s.bits}, nil
 }

@@ -19,6 +19,8 @@ type hwrngSource struct {
 
 func (hwrngSource) Name() string { return "hwrng" }
 
+func (s hwrngSource) withSamples(n int) Source { s.n = n; return s }
+
 func (s hwrngSource) Read(ctx context.Context) (Reading, error) {
 	data, err := readDevice(ctx, s.path, s.n)
 	switch {

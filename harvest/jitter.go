@@ -28,6 +28,8 @@ type jitterSource struct {
 
 func (jitterSource) Name() string { return "jitter" }
 
+func (s jitterSource) withSamples(n int) Source { s.samples = n; return s }
+
 func (s jitterSource) Read(ctx context.Context) (Reading, error) {
 	n := min(max(s.samples, 64), maxJitterSamples)
 	now := s.now

@@ -17,6 +17,8 @@ type kernelSource struct {
 
 func (kernelSource) Name() string { return "kernel" }
 
+func (s kernelSource) withSamples(n int) Source { s.n = n; return s }
+
 func (s kernelSource) Read(ctx context.Context) (Reading, error) {
 	buf := make([]byte, s.n)
 	for off := 0; off < len(buf); {

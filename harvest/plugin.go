@@ -45,6 +45,12 @@ const maxWasmSize = 64 << 20
 
 func (s *pluginSource) Name() string { return s.name }
 
+func (s *pluginSource) withSamples(n int) Source {
+	p := *s
+	p.cfg.Bytes = n
+	return &p
+}
+
 func (s *pluginSource) Read(ctx context.Context) (Reading, error) {
 	wasm, err := readWasm(s.cfg.Path)
 	switch {

@@ -36,9 +36,15 @@ type SourceReport struct {
 	Reason string `json:"reason,omitempty"`
 	Bytes  int    `json:"bytes"`
 	// Health is HealthPass, HealthFail, HealthUntested or HealthNone;
-	// HealthTest names the failed test ("RCT" or "APT").
+	// HealthTest names the failed test ("RCT" or "APT"). Startup says the
+	// failure came in the start-up test (within the first StartupSamples
+	// samples, or too few samples to finish it).
 	Health     string `json:"health"`
 	HealthTest string `json:"health_test,omitempty"`
+	Startup    bool   `json:"startup,omitempty"`
+	// TestedSamples is how many samples the health tests saw: Bytes, and
+	// the samples read only for the start-up test (tested, then wiped).
+	TestedSamples int `json:"tested_samples,omitempty"`
 	// BitsPerByte is the assessed min-entropy per byte; CreditedBits is
 	// what this run counted (0 when excluded).
 	BitsPerByte  float64       `json:"bits_per_byte"`
@@ -74,7 +80,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 			status, note = "failed", s.Error
 		}
 		health := s.Health
-		if s.HealthTest != "" {
+		switch {
+		case s.Startup && s.HealthTest != "":
+			health += " (start-up " + s.HealthTest + ")"
+		case s.Startup:
+			health += " (start-up)"
+		case s.HealthTest != "":
 			health += " (" + s.HealthTest + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.2f\t%.0f\t%s\t%s\n",
