@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -162,7 +163,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source: harvest: %w", err)
 	}
-	r := &run{cfg: &cfg, path: cfg.Targets, ts: ts, chunks: &chunks{r: gen}, walDone: make(chan struct{})}
+	r := &run{cfg: &cfg, path: cfg.Targets, ts: ts, chunks: &chunks{r: gen}, walDone: make(chan struct{}),
+		signing: make(chan struct{}, runtime.GOMAXPROCS(0))}
 
 	// Reserve one counter per due target in memory; the write-ahead makes
 	// the reservation durable while the packets are being signed, and no
@@ -178,6 +180,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		ts.Entries[i].Counter++
 		results[k].Counter = ts.Entries[i].Counter
 		work = append(work, k)
+	}
+	// The senders read their targets from a copy, so that signing is not
+	// held up by the lock the write-ahead holds while it syncs.
+	r.snapshot = make([]Target, len(ts.Entries))
+	for i, t := range ts.Entries {
+		r.snapshot[i] = *t
 	}
 	go func() {
 		r.mu.Lock()
@@ -243,6 +251,15 @@ type run struct {
 	mu sync.Mutex
 	ts *Targets
 
+	snapshot []Target // the entries when the run began; read-only
+
+	// signing admits one signature per processor at a time. Signing is
+	// all CPU: more at once only finish later together, while one per
+	// core sends the first frame after one signature's time (on the
+	// one-core board, eight at once would hold every frame back for
+	// eight signatures) and spares the scheduler's switching.
+	signing chan struct{}
+
 	walDone chan struct{} // closed when the first write-ahead is done
 	walErr  error
 }
@@ -261,12 +278,10 @@ func (r *run) reserve(i int, counter int64) error {
 	return r.save()
 }
 
-// target returns a copy of entry i.
-func (r *run) target(i int) Target {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return *r.ts.Entries[i]
-}
+// target returns entry i as it was when the run reserved its counters:
+// the address, key and protocol a sender needs, which nothing changes
+// during a run.
+func (r *run) target(i int) Target { return r.snapshot[i] }
 
 // schedule records a result in the entry: the next due time, LastError and
 // the failure count.

@@ -71,7 +71,9 @@ func (r *run) deliver(ctx context.Context, res *Result) {
 			res.Err = err
 			return
 		}
+		r.signing <- struct{}{}
 		payload, err := packet.Seal(r.cfg.Rand, p, t.Proto(), r.cfg.Signer, (*[packet.KeySize]byte)(&t.Public))
+		<-r.signing
 		clear(p.Chunk[:])
 		if err != nil {
 			res.Err = fmt.Errorf("source: sealing: %w", err)
