@@ -84,6 +84,21 @@ func newLAN(t *testing.T, n int) *lan {
 		sh(t, "ip", "-n", ns, "addr", "add", l.addrs[i]+"/24", "dev", "eth0")
 		sh(t, "ip", "-n", ns, "link", "set", "eth0", "up")
 	}
+	// Every host knows every other's link address from the start: ARP
+	// would cross the shaped link too, and an ARP exchange that fails
+	// there makes connect fail at once (EHOSTUNREACH), which is not the
+	// hotspot's behaviour (a board resolves only its gateway, once).
+	macs := make([]string, len(l.hosts))
+	for i, ns := range l.hosts {
+		macs[i] = strings.TrimSpace(sh(t, "ip", "netns", "exec", ns, "cat", "/sys/class/net/eth0/address"))
+	}
+	for i, ns := range l.hosts {
+		for j := range l.hosts {
+			if i != j {
+				sh(t, "ip", "-n", ns, "neigh", "replace", l.addrs[j], "lladdr", macs[j], "dev", "eth0", "nud", "permanent")
+			}
+		}
+	}
 	return l
 }
 
