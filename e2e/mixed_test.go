@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/packet"
 )
@@ -185,11 +185,7 @@ func TestMixedPeers(t *testing.T) {
 func originalVectors(t *testing.T, dir string) string {
 	t.Helper()
 	// The original implementation's vectors, as the repository keeps them.
-	vdir := filepath.Join("..", "testdata", "entropyshare-v1")
-	data, err := os.ReadFile(filepath.Join(vdir, "sink.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := vectors.Read(t, "sink.json")
 	var cfg map[string]json.RawMessage
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		t.Fatal(err)
@@ -223,11 +219,7 @@ func originalVectors(t *testing.T, dir string) string {
 		{"valid-2.frame", packet.StatusAccepted},
 		{"valid-3.frame", packet.StatusAccepted},
 	} {
-		frame, err := os.ReadFile(filepath.Join(vdir, f.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, _ := sendFrame(addr, frame, 5*time.Second)
+		st, _ := sendFrame(addr, vectors.Read(t, f.file), 5*time.Second)
 		if st != int(f.want) {
 			t.Errorf("original %s: status %d, want %d", f.file, st, f.want)
 		}

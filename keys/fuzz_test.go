@@ -2,13 +2,15 @@ package keys
 
 import (
 	"testing"
+
+	"github.com/entropyshare/entropyshare/internal/vectors"
 )
 
 // FuzzParse feeds the same bytes to every key parser: none may panic, and a
 // key that parses must re-encode to something that parses to the same key.
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"signer.key", "signer.pub", "sink.key", "sink.pub"} {
-		f.Add(vector(f, name))
+		f.Add(vectors.Read(f, name))
 	}
 	f.Add([]byte("-----BEGIN CURVE25519 PUBLIC KEY-----\nAAAA\n-----END CURVE25519 PUBLIC KEY-----\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -13,20 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/entropyshare/entropyshare/internal/vectors"
 )
-
-// vectorDir holds keys written by the original entropyshare's rsagen and
-// curve25519gen (see its README).
-const vectorDir = "../testdata/entropyshare-v1"
-
-func vector(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // private copies a vector into a temporary folder with mode 0600: git keeps
 // no file modes, and the loaders refuse anything more open.
@@ -40,22 +29,22 @@ func private(t testing.TB, name string, data []byte) string {
 }
 
 func TestOriginalKeys(t *testing.T) {
-	k, err := LoadRSAPrivate(private(t, "signer.key", vector(t, "signer.key")))
+	k, err := LoadRSAPrivate(private(t, "signer.key", vectors.Read(t, "signer.key")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := LoadRSAPublic(filepath.Join(vectorDir, "signer.pub"))
+	pub, err := LoadRSAPublic(vectors.Path(t, "signer.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !k.PublicKey.Equal(pub) || pub.N.BitLen() != 2048 {
 		t.Fatal("signer.pub is not signer.key's public key")
 	}
-	sk, err := LoadCurve25519Private(private(t, "sink.key", vector(t, "sink.key")))
+	sk, err := LoadCurve25519Private(private(t, "sink.key", vectors.Read(t, "sink.key")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	spub, err := LoadCurve25519Public(filepath.Join(vectorDir, "sink.pub"))
+	spub, err := LoadCurve25519Public(vectors.Path(t, "sink.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +56,11 @@ func TestOriginalKeys(t *testing.T) {
 
 // Every format in PROTOCOL.md parses to the same key.
 func TestFormats(t *testing.T) {
-	k, err := ParseRSAPrivate(vector(t, "signer.key"))
+	k, err := ParseRSAPrivate(vectors.Read(t, "signer.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	der := vector(t, "signer.key")
+	der := vectors.Read(t, "signer.key")
 	pkcs8, _ := x509.MarshalPKCS8PrivateKey(k)
 	for name, data := range map[string][]byte{
 		"raw":         der,
@@ -87,7 +76,7 @@ func TestFormats(t *testing.T) {
 			t.Errorf("RSA private %s: %v", name, err)
 		}
 	}
-	pubDER := vector(t, "signer.pub")
+	pubDER := vectors.Read(t, "signer.pub")
 	pkcs1 := x509.MarshalPKCS1PublicKey(&k.PublicKey)
 	for name, data := range map[string][]byte{
 		"raw":    pubDER,
@@ -102,7 +91,7 @@ func TestFormats(t *testing.T) {
 			t.Errorf("RSA public %s: %v", name, err)
 		}
 	}
-	raw := vector(t, "sink.key")
+	raw := vectors.Read(t, "sink.key")
 	for name, data := range map[string][]byte{
 		"raw":    raw,
 		"pem":    pem.EncodeToMemory(&pem.Block{Type: "CURVE25519 PRIVATE KEY", Bytes: raw}),
@@ -129,8 +118,8 @@ func wrap(s string) string {
 }
 
 func TestDamaged(t *testing.T) {
-	der := vector(t, "signer.key")
-	pubDER := vector(t, "signer.pub")
+	der := vectors.Read(t, "signer.key")
+	pubDER := vectors.Read(t, "signer.pub")
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
 	smallPub, _ := x509.MarshalPKIXPublicKey(&small.PublicKey)
 	for _, tc := range []struct {
@@ -192,7 +181,7 @@ func TestLoadErrorsNameTheFile(t *testing.T) {
 
 func TestPermissions(t *testing.T) {
 	for _, mode := range []os.FileMode{0o640, 0o604, 0o644, 0o660, 0o700, 0o610} {
-		p := private(t, "sink.key", vector(t, "sink.key"))
+		p := private(t, "sink.key", vectors.Read(t, "sink.key"))
 		if err := os.Chmod(p, mode); err != nil {
 			t.Fatal(err)
 		}
@@ -212,7 +201,7 @@ func TestPermissions(t *testing.T) {
 		}
 	}
 	// Public keys may be world-readable.
-	p := private(t, "sink.pub", vector(t, "sink.pub"))
+	p := private(t, "sink.pub", vectors.Read(t, "sink.pub"))
 	os.Chmod(p, 0o644)
 	if _, err := LoadCurve25519Public(p); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"testing"
+
+	"github.com/entropyshare/entropyshare/internal/vectors"
 )
 
 // The fuzz targets are seeded from the original's frames and their layers.
@@ -12,7 +14,7 @@ import (
 func vectorFrames(t testing.TB) [][]byte {
 	var out [][]byte
 	for _, v := range loadVectors(t) {
-		out = append(out, readVector(t, v.File))
+		out = append(out, vectors.Read(t, v.File))
 	}
 	return out
 }

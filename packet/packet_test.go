@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/nacl/box"
+
+	"github.com/entropyshare/entropyshare/internal/vectors"
 )
 
 var (
@@ -355,7 +357,7 @@ func TestFrameRefusedBeforeReading(t *testing.T) {
 
 func TestShortReads(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 3, 100, 1382} {
-		frame := readVector(t, "valid-1.frame")[:n]
+		frame := vectors.Read(t, "valid-1.frame")[:n]
 		_, err := ReadFrame(bytes.NewReader(frame), 0)
 		if !errors.Is(err, ErrFrameSize) {
 			t.Fatalf("%d bytes: err = %v", n, err)

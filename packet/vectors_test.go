@@ -8,15 +8,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-)
 
-// vectorDir holds frames and keys made by the original entropyshare
-// (common.SerialiseWire, crypt.Encrypt); see its README.
-const vectorDir = "../testdata/entropyshare-v1"
+	"github.com/entropyshare/entropyshare/internal/vectors"
+)
 
 type vector struct {
 	File        string `json:"file"`
@@ -27,18 +23,9 @@ type vector struct {
 	ChunkSHA256 string `json:"chunk_sha256"`
 }
 
-func readVector(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func loadVectors(t testing.TB) []vector {
 	var vs []vector
-	if err := json.Unmarshal(readVector(t, "vectors.json"), &vs); err != nil {
+	if err := json.Unmarshal(vectors.Read(t, "vectors.json"), &vs); err != nil {
 		t.Fatal(err)
 	}
 	if len(vs) == 0 {
@@ -52,15 +39,15 @@ func loadVectors(t testing.TB) []vector {
 func vectorSink(t testing.TB) (*Recipient, *rsa.PrivateKey) {
 	t.Helper()
 	var priv [KeySize]byte
-	copy(priv[:], readVector(t, "sink.key"))
+	copy(priv[:], vectors.Read(t, "sink.key"))
 	r, err := NewRecipient(&priv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(r.Public()[:], readVector(t, "sink.pub")) {
+	if !bytes.Equal(r.Public()[:], vectors.Read(t, "sink.pub")) {
 		t.Fatal("sink.pub is not the public key of sink.key")
 	}
-	k, err := x509.ParsePKCS1PrivateKey(readVector(t, "signer.key"))
+	k, err := x509.ParsePKCS1PrivateKey(vectors.Read(t, "signer.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +70,7 @@ func TestOriginalVectors(t *testing.T) {
 	signers := []Signer{{Key: &k.PublicKey, Legacy: true}}
 	for _, v := range loadVectors(t) {
 		t.Run(v.File, func(t *testing.T) {
-			frame := readVector(t, v.File)
+			frame := vectors.Read(t, v.File)
 			op, err := openFrame(frame, r, signers)
 			if !v.Valid {
 				want, ok := wantErr[v.File]
@@ -140,7 +127,7 @@ func TestOriginalVectors(t *testing.T) {
 // protocol 1 frames.
 func TestOriginalVectorsNeedLegacy(t *testing.T) {
 	r, k := vectorSink(t)
-	_, err := openFrame(readVector(t, "valid-1.frame"), r, []Signer{{Key: &k.PublicKey}})
+	_, err := openFrame(vectors.Read(t, "valid-1.frame"), r, []Signer{{Key: &k.PublicKey}})
 	if !errors.Is(err, ErrSignature) {
 		t.Fatalf("err = %v, want ErrSignature", err)
 	}

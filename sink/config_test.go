@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/packet"
 )
@@ -16,7 +17,7 @@ import (
 // The original's sink.json loads as it is (once 0600) and, rewritten with
 // nothing changed, comes back byte for byte.
 func TestOriginalConfig(t *testing.T) {
-	orig := vector(t, "sink.json")
+	orig := vectors.Read(t, "sink.json")
 	path := privateCopy(t, t.TempDir(), "sink.json", orig)
 	c, err := LoadConfig(path)
 	if err != nil {
@@ -34,7 +35,7 @@ func TestOriginalConfig(t *testing.T) {
 // The original wrote sink.json 0644; loading it says how to fix that.
 func TestConfigPermissions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sink.json")
-	os.WriteFile(path, vector(t, "sink.json"), 0o644)
+	os.WriteFile(path, vectors.Read(t, "sink.json"), 0o644)
 	os.Chmod(path, 0o644)
 	_, err := LoadConfig(path)
 	var ce *ConfigError
@@ -51,9 +52,9 @@ func TestBadConfigs(t *testing.T) {
 	good := func() map[string]string {
 		return map[string]string{
 			"Address": `"127.0.0.1:4141"`,
-			"Signer":  `"` + base64.StdEncoding.EncodeToString(vector(t, "signer.pub")) + `"`,
+			"Signer":  `"` + base64.StdEncoding.EncodeToString(vectors.Read(t, "signer.pub")) + `"`,
 			"Counter": `0`,
-			"Private": `"` + base64.StdEncoding.EncodeToString(vector(t, "sink.key")) + `"`,
+			"Private": `"` + base64.StdEncoding.EncodeToString(vectors.Read(t, "sink.key")) + `"`,
 			"Drift":   `120`,
 		}
 	}
@@ -213,7 +214,7 @@ func TestSignersOnly(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	c, err := ParseConfig(vector(t, "sink.json"))
+	c, err := ParseConfig(vectors.Read(t, "sink.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

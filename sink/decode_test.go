@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
 )
 
@@ -21,13 +22,13 @@ func TestDecodeVectors(t *testing.T) {
 		Counter     int64  `json:"counter"`
 		ChunkSHA256 string `json:"chunk_sha256"`
 	}
-	json.Unmarshal(vector(t, "vectors.json"), &vs)
+	json.Unmarshal(vectors.Read(t, "vectors.json"), &vs)
 	want := map[string]string{
 		"wrong-recipient.frame": "decrypt", "unsigned.frame": "unsigned", "wrong-signer.frame": "signature",
 		"tampered.frame": "decrypt", "short-chunk.frame": "chunk-size", "not-asn1.frame": "malformed",
 		"truncated.frame": "frame-size",
 	}
-	cfg, err := ParseConfig(vector(t, "sink.json"))
+	cfg, err := ParseConfig(vectors.Read(t, "sink.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func TestDecodeVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range vs {
-		got := d.Decode(bytes.NewReader(vector(t, v.File)))
+		got := d.Decode(bytes.NewReader(vectors.Read(t, v.File)))
 		if v.Valid {
 			sum := sha256.Sum256(got.Packet.Chunk[:])
 			if got.Err != nil || got.Protocol != packet.Protocol1 || got.Packet.Counter != v.Counter ||
@@ -49,13 +50,13 @@ func TestDecodeVectors(t *testing.T) {
 		}
 	}
 	// Judged in order: a replay of an accepted frame is a counter rejection.
-	if got := d.Decode(bytes.NewReader(vector(t, "valid-2.frame"))); got.Reason() != "counter" {
+	if got := d.Decode(bytes.NewReader(vectors.Read(t, "valid-2.frame"))); got.Reason() != "counter" {
 		t.Fatalf("replay: %v", got.Err)
 	}
 	// Without Legacy the same frames fail the signature check, with a hint.
 	cfg.Legacy = false
 	d, _ = NewDecoder(cfg, func() time.Time { return time.Unix(1700000060, 0) })
-	if got := d.Decode(bytes.NewReader(vector(t, "valid-1.frame"))); got.Reason() != "signature" || got.Hint == "" {
+	if got := d.Decode(bytes.NewReader(vectors.Read(t, "valid-1.frame"))); got.Reason() != "signature" || got.Hint == "" {
 		t.Fatalf("non-legacy: %v %q", got.Err, got.Hint)
 	}
 }

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"os"
 	"testing"
+
+	"github.com/entropyshare/entropyshare/internal/vectors"
 )
 
 // FuzzParseConfig: no input makes ParseConfig panic; what it accepts
 // encodes, parses back and encodes to the same bytes; and the committer's
 // state template, when one is built, renders exactly what Marshal writes.
 func FuzzParseConfig(f *testing.F) {
-	f.Add(vector(f, "sink.json"))
+	f.Add(vectors.Read(f, "sink.json"))
 	if data, err := os.ReadFile("../sink.example.json"); err == nil {
 		f.Add(data)
 		f.Add(withOwnKey(f, data))

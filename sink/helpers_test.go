@@ -17,25 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
 )
-
-// vectorDir holds keys, frames and a sink.json made by the original
-// entropyshare (see its README).
-const vectorDir = "../testdata/entropyshare-v1"
 
 // epoch is the timestamp of the original's first valid frame; tests run
 // their sinks on a clock stopped there.
 var epoch = time.Unix(1700000000, 0)
-
-func vector(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // privateCopy writes data to a new 0600 file: git keeps no modes, and
 // LoadConfig refuses anything more open.
@@ -58,10 +46,10 @@ type keyring struct {
 
 func vectorKeys(t testing.TB) *keyring {
 	t.Helper()
-	k := &keyring{sinkPrivate: vector(t, "sink.key")}
-	k.sinkPublic = (*[packet.KeySize]byte)(vector(t, "sink.pub"))
+	k := &keyring{sinkPrivate: vectors.Read(t, "sink.key")}
+	k.sinkPublic = (*[packet.KeySize]byte)(vectors.Read(t, "sink.pub"))
 	var err error
-	if k.signer, err = x509.ParsePKCS1PrivateKey(vector(t, "signer.key")); err != nil {
+	if k.signer, err = x509.ParsePKCS1PrivateKey(vectors.Read(t, "signer.key")); err != nil {
 		t.Fatal(err)
 	}
 	return k
@@ -144,7 +132,7 @@ func frame(t testing.TB, key *rsa.PrivateKey, proto packet.Protocol, to *[packet
 func chunkOf(t testing.TB, f []byte) []byte {
 	t.Helper()
 	var priv [32]byte
-	copy(priv[:], vector(t, "sink.key"))
+	copy(priv[:], vectors.Read(t, "sink.key"))
 	r, _ := packet.NewRecipient(&priv)
 	signed, err := r.OpenBox(f[2:])
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/atomicfile"
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
 )
 
@@ -61,14 +62,14 @@ func TestAcceptAndReject(t *testing.T) {
 		{"truncated", truncated, packet.StatusMalformed, 0},
 		{"empty", nil, packet.StatusMalformed, 0},
 		// The original's own bad frames (the sink is Legacy here).
-		{"v1 wrong recipient", vector(t, "wrong-recipient.frame"), packet.StatusUnverified, 0},
-		{"v1 unsigned", vector(t, "unsigned.frame"), packet.StatusUnverified, 0},
-		{"v1 wrong signer", vector(t, "wrong-signer.frame"), packet.StatusUnverified, 0},
-		{"v1 tampered", vector(t, "tampered.frame"), packet.StatusUnverified, 0},
-		{"v1 short chunk", vector(t, "short-chunk.frame"), packet.StatusMalformed, 0},
-		{"v1 not asn1", vector(t, "not-asn1.frame"), packet.StatusMalformed, 0},
-		{"v1 truncated", vector(t, "truncated.frame"), packet.StatusMalformed, 0},
-		{"v1 replay of counter 1", vector(t, "valid-1.frame"), packet.StatusCounter, 5},
+		{"v1 wrong recipient", vectors.Read(t, "wrong-recipient.frame"), packet.StatusUnverified, 0},
+		{"v1 unsigned", vectors.Read(t, "unsigned.frame"), packet.StatusUnverified, 0},
+		{"v1 wrong signer", vectors.Read(t, "wrong-signer.frame"), packet.StatusUnverified, 0},
+		{"v1 tampered", vectors.Read(t, "tampered.frame"), packet.StatusUnverified, 0},
+		{"v1 short chunk", vectors.Read(t, "short-chunk.frame"), packet.StatusMalformed, 0},
+		{"v1 not asn1", vectors.Read(t, "not-asn1.frame"), packet.StatusMalformed, 0},
+		{"v1 truncated", vectors.Read(t, "truncated.frame"), packet.StatusMalformed, 0},
+		{"v1 replay of counter 1", vectors.Read(t, "valid-1.frame"), packet.StatusCounter, 5},
 	}
 	before := fileBytes(t, cfg.Path())
 	for _, tc := range cases {
@@ -131,7 +132,7 @@ func TestLegacyRequired(t *testing.T) {
 	cfg := testConfig(t, dir, nil)
 	logs := &syncBuffer{}
 	_, addr := start(t, cfg, Options{Logger: textLogger(logs)})
-	if s, _ := send(t, addr, vector(t, "valid-1.frame")); s != packet.StatusUnverified {
+	if s, _ := send(t, addr, vectors.Read(t, "valid-1.frame")); s != packet.StatusUnverified {
 		t.Fatalf("protocol 1 from a non-legacy signer: %s", s)
 	}
 	if !strings.Contains(logs.String(), `set \"Legacy\": true`) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
 )
 
@@ -16,7 +17,7 @@ import (
 // counters.
 func TestStateTemplateMatchesMarshal(t *testing.T) {
 	orig := func() *Config {
-		path := privateCopy(t, t.TempDir(), "sink.json", vector(t, "sink.json"))
+		path := privateCopy(t, t.TempDir(), "sink.json", vectors.Read(t, "sink.json"))
 		c, err := LoadConfig(path)
 		if err != nil {
 			t.Fatal(err)

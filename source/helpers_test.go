@@ -5,16 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/source/sourcetest"
 )
-
-const vectors = "../testdata/entropyshare-v1"
 
 var (
 	signerOnce sync.Once
@@ -25,11 +23,8 @@ var (
 func testSigner(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	signerOnce.Do(func() {
-		data, err := os.ReadFile(filepath.Join(vectors, "signer.key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		signerKey, err = keys.ParseRSAPrivate(data)
+		var err error
+		signerKey, err = keys.ParseRSAPrivate(vectors.Read(t, "signer.key"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/source/sourcetest"
 )
@@ -19,7 +20,7 @@ import (
 // TestOriginalTargetEntry: target.json, written by the original's
 // entropy-target, loads as it is and is written back byte for byte.
 func TestOriginalTargetEntry(t *testing.T) {
-	path := filepath.Join(vectors, "target.json")
+	path := vectors.Path(t, "target.json")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +29,7 @@ func TestOriginalTargetEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := keys.LoadCurve25519Public(filepath.Join(vectors, "sink.pub"))
+	pub, err := keys.LoadCurve25519Public(vectors.Path(t, "sink.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,13 +223,7 @@ func TestAppend(t *testing.T) {
 // FuzzParseTargets: the parser never panics, and what it accepts
 // re-encodes to a fixed point that parses to the same entries.
 func FuzzParseTargets(f *testing.F) {
-	for _, name := range []string{"target.json"} {
-		data, err := os.ReadFile(filepath.Join(vectors, name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
+	f.Add(vectors.Read(f, "target.json"))
 	if data, err := os.ReadFile("../targets.example.json"); err == nil {
 		f.Add(data)
 	}

@@ -8,20 +8,10 @@ import (
 	"testing"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/sink"
 )
-
-const vectorDir = "../../testdata/entropyshare-v1"
-
-func vector(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
@@ -33,8 +23,8 @@ func run(t *testing.T, args ...string) (int, string, string) {
 // setup copies the original's keys into a folder (the private one 0600).
 func setup(t *testing.T) string {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "sink.key"), vector(t, "sink.key"), 0o600)
-	os.WriteFile(filepath.Join(dir, "signer.pub"), vector(t, "signer.pub"), 0o644)
+	os.WriteFile(filepath.Join(dir, "sink.key"), vectors.Read(t, "sink.key"), 0o600)
+	os.WriteFile(filepath.Join(dir, "signer.pub"), vectors.Read(t, "signer.pub"), 0o644)
 	return dir
 }
 
@@ -43,11 +33,11 @@ func TestOriginalOutput(t *testing.T) {
 	dir := setup(t)
 	code, out, stderr := run(t, "-a", "127.0.0.1:4141", "-k", filepath.Join(dir, "sink.key"),
 		"-s", filepath.Join(dir, "signer.pub"), "-d", "120")
-	if code != 0 || out != string(vector(t, "sink.json")) {
-		t.Fatalf("exit %d\n%s\nwant\n%s\n%s", code, out, vector(t, "sink.json"), stderr)
+	if code != 0 || out != string(vectors.Read(t, "sink.json")) {
+		t.Fatalf("exit %d\n%s\nwant\n%s\n%s", code, out, vectors.Read(t, "sink.json"), stderr)
 	}
 	// The original's single-dash long flags work too.
-	want := string(vector(t, "sink.json"))
+	want := string(vectors.Read(t, "sink.json"))
 	t.Chdir(dir)
 	code, out, _ = run(t, "-address", "127.0.0.1:4141", "-key", "sink.key", "-signer", "signer.pub")
 	if code != 0 || out != want {

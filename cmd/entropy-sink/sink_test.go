@@ -18,20 +18,10 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/sink"
 )
-
-const vectorDir = "../../testdata/entropyshare-v1"
-
-func vector(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func run(t *testing.T, e env, args ...string) (int, string, string) {
 	t.Helper()
@@ -43,7 +33,7 @@ func run(t *testing.T, e env, args ...string) (int, string, string) {
 // originalConfig copies the original's sink.json, as it is, to a 0600 file.
 func originalConfig(t *testing.T) string {
 	p := filepath.Join(t.TempDir(), "sink.json")
-	if err := os.WriteFile(p, vector(t, "sink.json"), 0o600); err != nil {
+	if err := os.WriteFile(p, vectors.Read(t, "sink.json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -56,9 +46,9 @@ func TestDecodeVectors(t *testing.T) {
 		"wrong-signer.frame", "tampered.frame", "short-chunk.frame", "not-asn1.frame", "truncated.frame", "valid-1.frame"}
 	var args []string
 	for _, n := range names {
-		args = append(args, filepath.Join(vectorDir, n))
+		args = append(args, vectors.Path(t, n))
 	}
-	p := func(n string) string { return filepath.Join(vectorDir, n) }
+	p := func(n string) string { return vectors.Path(t, n) }
 	want := p("valid-1.frame") + ": accepted protocol=1 counter=1 timestamp=1700000000 chunk=4cdcafb732ca6cf1e491c6f0efdc3a2ff18c1e7f93e89e0b7a4592187399007f\n" +
 		p("valid-2.frame") + ": accepted protocol=1 counter=2 timestamp=1700000060 chunk=b89d83245f53da84c9245c296d6f360a99b308acc4d2275329c15f7c4e93fd6b\n" +
 		p("valid-3.frame") + ": accepted protocol=1 counter=3 timestamp=1700000120 chunk=9fbd82803aced231c70021317b40852633e4389ed831956dc307987788292fb0\n" +
@@ -74,7 +64,7 @@ func TestDecodeVectors(t *testing.T) {
 	if code != 0 || out != want {
 		t.Fatalf("exit %d\n%s\nwant\n%s\nstderr:\n%s", code, out, want, stderr)
 	}
-	before := vector(t, "sink.json")
+	before := vectors.Read(t, "sink.json")
 	if after, _ := os.ReadFile(cfg); !bytes.Equal(after, before) {
 		t.Fatal("decode changed the configuration")
 	}
@@ -95,13 +85,13 @@ func TestDecodeErrors(t *testing.T) {
 	cfg := originalConfig(t)
 	// A frame file that cannot be read: exit 1, the others still judged.
 	code, out, stderr := run(t, defaultEnv(), "decode", "-f", cfg, "--legacy", "--at", "1700000000",
-		"/nonexistent.frame", filepath.Join(vectorDir, "valid-1.frame"))
+		"/nonexistent.frame", vectors.Path(t, "valid-1.frame"))
 	if code != 1 || !strings.Contains(out, "accepted") || !strings.Contains(stderr, "nonexistent.frame") {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	// Configuration errors: exit 2, naming the file and the fix.
 	open := filepath.Join(t.TempDir(), "sink.json")
-	os.WriteFile(open, vector(t, "sink.json"), 0o644)
+	os.WriteFile(open, vectors.Read(t, "sink.json"), 0o644)
 	os.Chmod(open, 0o644)
 	code, _, stderr = run(t, defaultEnv(), "decode", "-f", open, "x.frame")
 	if code != 2 || !strings.Contains(stderr, "chmod 600 "+open) || !strings.Contains(stderr, "hint:") {
@@ -137,7 +127,7 @@ func TestHelp(t *testing.T) {
 // writeConfig writes a configuration for the original's keys that listens
 // on a free port and feeds a file pool.
 func writeConfig(t testing.TB, dir string, format string) string {
-	c, err := sink.ParseConfig(vector(t, "sink.json"))
+	c, err := sink.ParseConfig(vectors.Read(t, "sink.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,13 +141,13 @@ func writeConfig(t testing.TB, dir string, format string) string {
 }
 
 func sealFrame(t testing.TB, counter int64) []byte {
-	k, err := x509.ParsePKCS1PrivateKey(vector(t, "signer.key"))
+	k, err := x509.ParsePKCS1PrivateKey(vectors.Read(t, "signer.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &packet.Packet{Timestamp: time.Now().Unix(), Counter: counter}
 	rand.Read(p.Chunk[:])
-	payload, err := packet.Seal(rand.Reader, p, packet.Protocol2, k, (*[32]byte)(vector(t, "sink.pub")))
+	payload, err := packet.Seal(rand.Reader, p, packet.Protocol2, k, (*[32]byte)(vectors.Read(t, "sink.pub")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,21 +17,17 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/source"
 	"github.com/entropyshare/entropyshare/source/sourcetest"
 )
 
-const vectors = "../../testdata/entropyshare-v1"
-
 // keyFile copies the original's signer key into dir with mode 0600 (git
 // keeps no modes) and returns its path.
 func keyFile(t testing.TB, dir string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(vectors, "signer.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := vectors.Read(t, "signer.key")
 	path := filepath.Join(dir, "signer.key")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)

@@ -8,10 +8,9 @@ import (
 	"testing"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/source"
 )
-
-const vectors = "../../testdata/entropyshare-v1"
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -23,15 +22,12 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // TestOriginalEntry: the entry printed for the vectors' sink.pub is byte
 // for byte the target.json the original entropy-target wrote.
 func TestOriginalEntry(t *testing.T) {
-	want, err := os.ReadFile(filepath.Join(vectors, "target.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, out, errs := run(t, "-a", "127.0.0.1:4141", "-k", filepath.Join(vectors, "sink.pub"))
+	want := vectors.Read(t, "target.json")
+	code, out, errs := run(t, "-a", "127.0.0.1:4141", "-k", vectors.Path(t, "sink.pub"))
 	if code != 0 || out != string(want) {
 		t.Fatalf("exit %d: %s\ngot\n%s\nwant\n%s", code, errs, out, want)
 	}
-	code, out, _ = run(t, "-a", "127.0.0.1:4141", "-k", filepath.Join(vectors, "sink.pub"), "-c", "13", "-t", "1411351662")
+	code, out, _ = run(t, "-a", "127.0.0.1:4141", "-k", vectors.Path(t, "sink.pub"), "-c", "13", "-t", "1411351662")
 	if code != 0 || !strings.Contains(out, "\t\"Counter\": 13,\n\t\"Next\": 1411351662\n}") {
 		t.Fatalf("with -c and -t: %s", out)
 	}
@@ -42,7 +38,7 @@ func TestOriginalEntry(t *testing.T) {
 func TestAppend(t *testing.T) {
 	dir := t.TempDir()
 	targets := filepath.Join(dir, "targets.json")
-	pub := filepath.Join(vectors, "sink.pub")
+	pub := vectors.Path(t, "sink.pub")
 	if code, _, errs := run(t, "-a", "a.example:4141", "-k", pub, "--name", "a", "--append", targets); code != 0 {
 		t.Fatalf("create: %s", errs)
 	}
@@ -83,9 +79,9 @@ func TestUsage(t *testing.T) {
 	}{
 		{nil, "no sink address"},
 		{[]string{"-a", "x:1", "-k", "/nonexistent.pub"}, "no such file"},
-		{[]string{"-a", "x", "-k", filepath.Join(vectors, "sink.pub")}, "Address: want host:port"},
-		{[]string{"-a", "x:1", "-k", filepath.Join(vectors, "sink.pub"), "--protocol", "3"}, "--protocol 3"},
-		{[]string{"-a", "x:1", "-k", filepath.Join(vectors, "signer.pub")}, "Curve25519"},
+		{[]string{"-a", "x", "-k", vectors.Path(t, "sink.pub")}, "Address: want host:port"},
+		{[]string{"-a", "x:1", "-k", vectors.Path(t, "sink.pub"), "--protocol", "3"}, "--protocol 3"},
+		{[]string{"-a", "x:1", "-k", vectors.Path(t, "signer.pub")}, "Curve25519"},
 	} {
 		code, _, errs := run(t, tc.args...)
 		if code != 2 || !strings.Contains(errs, tc.want) {
