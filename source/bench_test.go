@@ -37,10 +37,10 @@ func BenchmarkRun(b *testing.B) {
 			var entries []entry
 			for range n {
 				s := sourcetest.Start(b, sourcetest.Blind, &key.PublicKey)
-				entries = append(entries, entryFor(s, nil))
+				entries = append(entries, sourcetest.Entry(s, nil))
 			}
 			path := filepath.Join(b.TempDir(), "targets.json")
-			fresh := writeTargets(b, path, entries)
+			fresh := sourcetest.WriteTargets(b, path, entries)
 			sign := signTime(b)
 			write := writeTime(b, path)
 			cfg := Config{Targets: path, Signer: key}

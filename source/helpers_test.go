@@ -2,16 +2,12 @@ package source
 
 import (
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/keys"
-	"github.com/entropyshare/entropyshare/source/sourcetest"
 )
 
 var (
@@ -33,30 +29,6 @@ func testSigner(t testing.TB) *rsa.PrivateKey {
 }
 
 type entry = map[string]any
-
-// entryFor is a targets-file entry for a test sink, due at once.
-func entryFor(s *sourcetest.Sink, more entry) entry {
-	e := entry{"Address": s.Addr, "Public": base64.StdEncoding.EncodeToString(s.Public[:]), "Counter": 0}
-	if s.Mode == sourcetest.Original {
-		e["Protocol"] = 1
-	}
-	for k, v := range more {
-		e[k] = v
-	}
-	return e
-}
-
-func writeTargets(t testing.TB, path string, entries []entry) []byte {
-	t.Helper()
-	data, err := json.MarshalIndent(entries, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
 
 func mustLoad(t testing.TB, path string) *Targets {
 	t.Helper()

@@ -30,10 +30,10 @@ func TestFanOut(t *testing.T) {
 	for _, m := range modes {
 		s := sourcetest.Start(t, m, &key.PublicKey, sourcetest.WithDelay(time.Second))
 		sinks = append(sinks, s)
-		entries = append(entries, entryFor(s, entry{"Name": m.String(), "Future": map[string]any{"x": []int{1, 2}}}))
+		entries = append(entries, sourcetest.Entry(s, entry{"Name": m.String(), "Future": map[string]any{"x": []int{1, 2}}}))
 	}
 	path := filepath.Join(t.TempDir(), "targets.json")
-	writeTargets(t, path, entries)
+	sourcetest.WriteTargets(t, path, entries)
 	clk := newClock()
 	start := clk.Now()
 	cfg := Config{Targets: path, Signer: key, Now: clk.Now, IOTimeout: 300 * time.Millisecond, DialTimeout: 2 * time.Second}
@@ -149,10 +149,10 @@ func TestConcurrentRuns(t *testing.T) {
 	for range 3 {
 		s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey, sourcetest.WithDriftWindow(1<<40))
 		sinks = append(sinks, s)
-		entries = append(entries, entryFor(s, nil))
+		entries = append(entries, sourcetest.Entry(s, nil))
 	}
 	path := filepath.Join(t.TempDir(), "targets.json")
-	writeTargets(t, path, entries)
+	sourcetest.WriteTargets(t, path, entries)
 	clk := newClock()
 	clk.step = 7 * time.Hour
 	const runs = 6
@@ -186,7 +186,7 @@ func TestLocked(t *testing.T) {
 	key := testSigner(t)
 	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
 	path := filepath.Join(t.TempDir(), "targets.json")
-	before := writeTargets(t, path, []entry{entryFor(s, nil)})
+	before := sourcetest.WriteTargets(t, path, []entry{sourcetest.Entry(s, nil)})
 	unlock, err := Lock(context.Background(), path, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +208,7 @@ func TestInsufficient(t *testing.T) {
 	key := testSigner(t)
 	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
 	path := filepath.Join(t.TempDir(), "targets.json")
-	before := writeTargets(t, path, []entry{entryFor(s, nil)})
+	before := sourcetest.WriteTargets(t, path, []entry{sourcetest.Entry(s, nil)})
 	harvest := func(context.Context) (r io.Reader, err error) {
 		return nil, fmt.Errorf("health test failed: %w", ErrInsufficient)
 	}
@@ -227,7 +227,7 @@ func TestNothingDue(t *testing.T) {
 	key := testSigner(t)
 	path := filepath.Join(t.TempDir(), "targets.json")
 	next := time.Now().Add(time.Hour).Unix()
-	before := writeTargets(t, path, []entry{{"Address": "127.0.0.1:1", "Public": "ey7zgZ422whZvIkoAAEsz/+EgecB19gtAMCFNiPDnXU=", "Next": next}})
+	before := sourcetest.WriteTargets(t, path, []entry{{"Address": "127.0.0.1:1", "Public": "ey7zgZ422whZvIkoAAEsz/+EgecB19gtAMCFNiPDnXU=", "Next": next}})
 	harvest := func(context.Context) (io.Reader, error) {
 		t.Error("harvested with nothing due")
 		return nil, errors.New("no")
@@ -275,10 +275,10 @@ func TestCancelledRunLeavesNothing(t *testing.T) {
 	var entries []entry
 	for range 12 { // more than DefaultConcurrency: some wait for a slot
 		s := sourcetest.Start(t, sourcetest.Slow, &key.PublicKey, sourcetest.WithDelay(time.Minute))
-		entries = append(entries, entryFor(s, nil))
+		entries = append(entries, sourcetest.Entry(s, nil))
 	}
 	path := filepath.Join(t.TempDir(), "targets.json")
-	writeTargets(t, path, entries)
+	sourcetest.WriteTargets(t, path, entries)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()

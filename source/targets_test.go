@@ -124,9 +124,9 @@ func TestUnresolvable(t *testing.T) {
 	key := testSigner(t)
 	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
 	path := filepath.Join(t.TempDir(), "targets.json")
-	writeTargets(t, path, []entry{
+	sourcetest.WriteTargets(t, path, []entry{
 		{"Address": "no-such-sink.invalid:4141", "Public": goodPub, "Counter": 5, "Keep": "me"},
-		entryFor(s, entry{"Other": true}),
+		sourcetest.Entry(s, entry{"Other": true}),
 	})
 	rep, err := Run(context.Background(), Config{Targets: path, Signer: key, DialTimeout: 3 * time.Second})
 	if err != nil {

@@ -27,10 +27,10 @@ func BenchmarkProcess(b *testing.B) {
 		b.Run(fmt.Sprintf("sinks=%d", n), func(b *testing.B) {
 			var entries []map[string]any
 			for range n {
-				entries = append(entries, entryFor(sourcetest.Start(b, sourcetest.Blind, pub), nil))
+				entries = append(entries, sourcetest.Entry(sourcetest.Start(b, sourcetest.Blind, pub), nil))
 			}
 			targets := filepath.Join(b.TempDir(), "targets.json")
-			fresh := writeTargets(b, targets, entries)
+			fresh := sourcetest.WriteTargets(b, targets, entries)
 			var peak int64
 			b.ResetTimer()
 			for range b.N {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -33,29 +31,6 @@ func keyFile(t testing.TB, dir string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func entryFor(s *sourcetest.Sink, more map[string]any) map[string]any {
-	e := map[string]any{"Address": s.Addr, "Public": base64.StdEncoding.EncodeToString(s.Public[:]), "Counter": 0}
-	if s.Mode == sourcetest.Original {
-		e["Protocol"] = 1
-	}
-	for k, v := range more {
-		e[k] = v
-	}
-	return e
-}
-
-func writeTargets(t testing.TB, path string, entries []map[string]any) []byte {
-	t.Helper()
-	data, err := json.MarshalIndent(entries, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
 
 func testEnv() env {
@@ -99,10 +74,10 @@ func TestFanOutExitCode(t *testing.T) {
 	for _, m := range []sourcetest.Mode{sourcetest.OK, sourcetest.Down, sourcetest.Slow, sourcetest.Stale, sourcetest.Original} {
 		s := sourcetest.Start(t, m, pub, sourcetest.WithDelay(time.Second))
 		sinks = append(sinks, s)
-		entries = append(entries, entryFor(s, map[string]any{"Name": m.String()}))
+		entries = append(entries, sourcetest.Entry(s, map[string]any{"Name": m.String()}))
 	}
 	targets := filepath.Join(dir, "targets.json")
-	writeTargets(t, targets, entries)
+	sourcetest.WriteTargets(t, targets, entries)
 	code, out, errs := run(t, testEnv(), "-k", filepath.Join(dir, "signer.key"), "-t", targets, "--timeout", "300ms")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errs)
@@ -189,7 +164,7 @@ func TestInsufficientExit3(t *testing.T) {
 	pub := signerPublic(t, dir)
 	s := sourcetest.Start(t, sourcetest.OK, pub)
 	targets := filepath.Join(dir, "targets.json")
-	before := writeTargets(t, targets, []map[string]any{entryFor(s, nil)})
+	before := sourcetest.WriteTargets(t, targets, []map[string]any{sourcetest.Entry(s, nil)})
 	// The real harvest, asked for more than any local source credits.
 	code, _, errs := run(t, testEnv(), "-k", filepath.Join(dir, "signer.key"), "-t", targets, "--min-bits", "1000000")
 	if code != 3 || !strings.Contains(errs, "not enough healthy entropy") {
@@ -228,7 +203,7 @@ func TestDaemon(t *testing.T) {
 	pub := signerPublic(t, dir)
 	s := sourcetest.Start(t, sourcetest.OK, pub)
 	targets := filepath.Join(dir, "targets.json")
-	writeTargets(t, targets, []map[string]any{entryFor(s, nil)})
+	sourcetest.WriteTargets(t, targets, []map[string]any{sourcetest.Entry(s, nil)})
 	ctx, cancel := context.WithCancel(context.Background())
 	e := testEnv()
 	e.stopContext = func() (context.Context, context.CancelFunc) { return ctx, cancel }
@@ -268,10 +243,10 @@ func TestKilled(t *testing.T) {
 	for _, m := range []sourcetest.Mode{sourcetest.OK, sourcetest.OK, sourcetest.OK, sourcetest.Stale, sourcetest.Original} {
 		s := sourcetest.Start(t, m, pub)
 		sinks = append(sinks, s)
-		entries = append(entries, entryFor(s, map[string]any{"Keep": m.String()}))
+		entries = append(entries, sourcetest.Entry(s, map[string]any{"Keep": m.String()}))
 	}
 	targets := filepath.Join(dir, "targets.json")
-	writeTargets(t, targets, entries)
+	sourcetest.WriteTargets(t, targets, entries)
 	last := make([]int64, len(sinks))
 	check := func(i int) {
 		t.Helper()

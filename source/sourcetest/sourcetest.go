@@ -8,8 +8,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -255,4 +258,31 @@ func (s *Sink) CheckUnique(t testing.TB) {
 		}
 		seen[c] = true
 	}
+}
+
+// Entry is a targets-file entry for s, due at once (protocol 1 for an
+// Original sink), with the members of more added or replacing these.
+func Entry(s *Sink, more map[string]any) map[string]any {
+	e := map[string]any{"Address": s.Addr, "Public": base64.StdEncoding.EncodeToString(s.Public[:]), "Counter": 0}
+	if s.Mode == Original {
+		e["Protocol"] = 1
+	}
+	for k, v := range more {
+		e[k] = v
+	}
+	return e
+}
+
+// WriteTargets writes entries as a targets file at path (mode 0644) and
+// returns its bytes.
+func WriteTargets(t testing.TB, path string, entries []map[string]any) []byte {
+	t.Helper()
+	data, err := json.MarshalIndent(entries, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
