@@ -187,28 +187,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for i, t := range ts.Entries {
 		r.snapshot[i] = *t
 	}
+	// The write-ahead runs on this goroutine while another dispatches the
+	// senders. Started as a goroutine of its own it queued behind the
+	// signers (each holds a processor for a whole signature), and the
+	// first frames waited for it.
+	sent := make(chan struct{})
 	go func() {
-		r.mu.Lock()
-		r.walErr = r.save()
-		r.mu.Unlock()
-		close(r.walDone)
+		defer close(sent)
+		r.send(ctx, results, work)
 	}()
-
-	sem := make(chan struct{}, cfg.Concurrency)
-	var wg sync.WaitGroup
-	for _, k := range work {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(res *Result) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			start := time.Now()
-			r.deliver(ctx, res)
-			res.Elapsed = time.Since(start)
-		}(&results[k])
-	}
-	wg.Wait()
-	<-r.walDone
+	r.mu.Lock()
+	r.walErr = r.save(durable)
+	r.mu.Unlock()
+	close(r.walDone)
+	<-sent
 	if r.walErr != nil {
 		return nil, fmt.Errorf("source: reserving counters before sending (nothing was sent): %w", r.walErr)
 	}
@@ -222,9 +214,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	report.Results = results
 	report.NextDue = nextDue(ts)
+	// Atomic, not durable: every counter in it is on disk already (the
+	// write-ahead, reserve), so losing this rewrite to a crash only makes
+	// the targets due again. It saves the folder's fsync.
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.save(); err != nil {
+	if err := r.save(atomicOnly); err != nil {
 		return report, fmt.Errorf("source: recording the outcome (counters were reserved; the due targets will be sent again): %w", err)
 	}
 	return report, nil
@@ -264,8 +259,44 @@ type run struct {
 	walErr  error
 }
 
+// send pushes a packet to the target of every result in work, at most
+// Concurrency at a time, and returns when all are done.
+func (r *run) send(ctx context.Context, results []Result, work []int) {
+	sem := make(chan struct{}, r.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, k := range work {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(res *Result) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			start := time.Now()
+			r.deliver(ctx, res)
+			res.Elapsed = time.Since(start)
+		}(&results[k])
+	}
+	wg.Wait()
+}
+
+// How the run rewrites the targets file.
+const (
+	durable    = true  // the write-ahead and reserve: on disk before return
+	atomicOnly = false // the final record: old or new file after a crash
+)
+
 // save writes the targets file; r.mu must be held.
-func (r *run) save() error { return r.ts.Save(r.path) }
+func (r *run) save(durable bool) error {
+	if testHookSave != nil {
+		if err := testHookSave(durable); err != nil {
+			return err
+		}
+	}
+	return r.ts.save(r.path, durable)
+}
+
+// testHookSave, when set, runs before every write of the targets file and
+// fails it by returning an error (tests: a full disk is hard to come by).
+var testHookSave func(durable bool) error
 
 // reserve moves entry i's counter up to counter and makes that durable
 // before the caller sends with it.
@@ -275,7 +306,7 @@ func (r *run) reserve(i int, counter int64) error {
 	if counter > r.ts.Entries[i].Counter {
 		r.ts.Entries[i].Counter = counter
 	}
-	return r.save()
+	return r.save(durable)
 }
 
 // target returns entry i as it was when the run reserved its counters:

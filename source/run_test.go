@@ -303,3 +303,58 @@ func TestCancelledRunLeavesNothing(t *testing.T) {
 	}
 	noRunGoroutines(t)
 }
+
+// A write-ahead that fails sends nothing: every sender has signed its
+// packet and opened its connection by then, and each must give up without
+// writing a byte, leave the file as it was and leave no goroutine behind.
+func TestWriteAheadFails(t *testing.T) {
+	key := testSigner(t)
+	var sinks []*sourcetest.Sink
+	var entries []entry
+	for range 3 {
+		s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
+		sinks = append(sinks, s)
+		entries = append(entries, sourcetest.Entry(s, nil))
+	}
+	path := filepath.Join(t.TempDir(), "targets.json")
+	before := sourcetest.WriteTargets(t, path, entries)
+	full := errors.New("no space left on device")
+	testHookSave = func(durable bool) error {
+		if durable {
+			return full
+		}
+		return nil
+	}
+	defer func() { testHookSave = nil }()
+	fds := openFiles(t)
+	_, err := Run(context.Background(), Config{Targets: path, Signer: key})
+	if !errors.Is(err, full) || !strings.Contains(err.Error(), "nothing was sent") {
+		t.Fatalf("err = %v", err)
+	}
+	for i, s := range sinks {
+		if got := s.Received(); len(got) != 0 {
+			t.Errorf("sink %d received %v before the counters were on disk", i, got)
+		}
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("the file changed")
+	}
+	noRunGoroutines(t)
+	// Every connection opened for a frame that never left was closed: the
+	// test sinks, in this process too, close their end on EOF.
+	for deadline := time.Now().Add(5 * time.Second); openFiles(t) > fds; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d files open after the run, %d before: connections left open", openFiles(t), fds)
+		}
+	}
+}
+
+// openFiles counts this process's open file descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"time"
 
 	"github.com/entropyshare/entropyshare/packet"
@@ -62,12 +63,18 @@ func (e *CounterJumpError) Unwrap() error { return packet.ErrCounter }
 
 // deliver sends one packet to the target of res, and on a counter refusal
 // moves the counter up (durably) and sends once more.
+//
+// The connection is opened while the packet is signed: a dial sends
+// nothing, so it need not wait for the write-ahead, and on a hotspot its
+// round trip is as long as a signature on the board.
 func (r *run) deliver(ctx context.Context, res *Result) {
 	t := r.target(res.Index)
 	counter := res.Counter
 	for attempt := 0; ; attempt++ {
+		conn := r.dial(ctx, t.Address)
 		p := &packet.Packet{Timestamp: r.cfg.Now().Unix(), Counter: counter}
 		if err := r.chunks.next(&p.Chunk); err != nil {
+			conn.abandon()
 			res.Err = err
 			return
 		}
@@ -76,6 +83,7 @@ func (r *run) deliver(ctx context.Context, res *Result) {
 		<-r.signing
 		clear(p.Chunk[:])
 		if err != nil {
+			conn.abandon()
 			res.Err = fmt.Errorf("source: sealing: %w", err)
 			return
 		}
@@ -83,15 +91,17 @@ func (r *run) deliver(ctx context.Context, res *Result) {
 		select {
 		case <-r.walDone:
 		case <-ctx.Done():
+			conn.abandon()
 			res.Err = ctx.Err()
 			return
 		}
 		if r.walErr != nil {
+			conn.abandon()
 			res.Err = r.walErr
 			return
 		}
 		res.Counter = counter
-		status, value, err := r.push(ctx, t.Address, payload)
+		status, value, err := r.push(ctx, conn, payload)
 		switch {
 		case errors.Is(err, io.EOF):
 			res.Delivered, res.NoReply = true, true
@@ -132,12 +142,44 @@ func jump(ours, stored int64) (int64, error) {
 	return stored + 1, nil
 }
 
-// push writes one frame and reads the status reply. io.EOF (unwrapped)
-// means the sink closed without replying.
-func (r *run) push(ctx context.Context, address string, payload []byte) (packet.Status, int64, error) {
+// pendingConn is a connection being opened in the background.
+type pendingConn struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	conn   net.Conn
+	err    error
+}
+
+// dial starts connecting to address, within DialTimeout.
+func (r *run) dial(ctx context.Context, address string) *pendingConn {
 	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
-	conn, err := r.cfg.Dial(dctx, "tcp", address)
-	cancel()
+	pc := &pendingConn{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(pc.done)
+		defer cancel()
+		pc.conn, pc.err = r.cfg.Dial(dctx, "tcp", address)
+	}()
+	return pc
+}
+
+// wait returns the connection once the dial is over.
+func (pc *pendingConn) wait() (net.Conn, error) {
+	<-pc.done
+	return pc.conn, pc.err
+}
+
+// abandon stops the dial, or closes the connection it made, unused.
+func (pc *pendingConn) abandon() {
+	pc.cancel()
+	if c, err := pc.wait(); err == nil {
+		c.Close()
+	}
+}
+
+// push writes one frame on the connection being opened and reads the
+// status reply. io.EOF (unwrapped) means the sink closed without replying.
+func (r *run) push(ctx context.Context, pc *pendingConn, payload []byte) (packet.Status, int64, error) {
+	conn, err := pc.wait()
 	if err != nil {
 		return 0, 0, fmt.Errorf("source: connecting: %w", err)
 	}

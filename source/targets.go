@@ -325,7 +325,11 @@ func readTargets(path string) ([]byte, error) {
 // Save replaces the targets file atomically and durably (internal/atomicfile),
 // keeping the mode of the file it replaces (0644 for a new file: it holds
 // only public keys and addresses).
-func (ts *Targets) Save(path string) error {
+func (ts *Targets) Save(path string) error { return ts.save(path, true) }
+
+// save is Save; with durable false the rename is not fsynced (the folder
+// is not), so a crash may leave the previous file, complete.
+func (ts *Targets) save(path string, durable bool) error {
 	data, err := ts.Marshal()
 	if err != nil {
 		return fmt.Errorf("source: encoding %s: %w", path, err)
@@ -334,7 +338,11 @@ func (ts *Targets) Save(path string) error {
 	if fi, err := os.Stat(path); err == nil {
 		perm = fi.Mode().Perm() &^ 0o111
 	}
-	if err := atomicfile.WriteFile(path, data, perm); err != nil {
+	write := atomicfile.WriteFile
+	if !durable {
+		write = atomicfile.Replace
+	}
+	if err := write(path, data, perm); err != nil {
 		return fmt.Errorf("source: writing %s: %w", path, err)
 	}
 	return nil

@@ -17,10 +17,20 @@ import (
 // A reader sees either the old contents or the new ones, never a mix, and
 // after WriteFile returns nil the new contents are on stable storage.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
+	if err := Replace(path, data, perm); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
+// Replace is WriteFile without the folder's fsync: atomic, not durable.
+// The new contents are on stable storage before the rename, so after a
+// crash path holds the old contents or the new ones, complete, but it may
+// be the old. For a rewrite whose loss is harmless, one fsync fewer.
+func Replace(path string, data []byte, perm os.FileMode) error {
 	// Not renameio.WriteFile: it keeps an existing file's mode, and a state
 	// file the original wrote 0644 must come back 0600.
-	t, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithStaticPermissions(perm))
+	t, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(perm))
 	if err != nil {
 		return err
 	}
@@ -28,10 +38,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	if _, err := t.Write(data); err != nil {
 		return err
 	}
-	if err := t.CloseAtomicallyReplace(); err != nil {
-		return err
-	}
-	return SyncDir(dir)
+	return t.CloseAtomicallyReplace()
 }
 
 // SyncDir fsyncs a folder, making renames and creations in it durable.

@@ -6,13 +6,21 @@ import (
 	"testing"
 )
 
+// TestWriteFile checks WriteFile and Replace alike: they differ only in
+// the folder's fsync, which nothing short of a power cut can observe.
 func TestWriteFile(t *testing.T) {
+	for name, write := range map[string]func(string, []byte, os.FileMode) error{"WriteFile": WriteFile, "Replace": Replace} {
+		t.Run(name, func(t *testing.T) { testWrite(t, write) })
+	}
+}
+
+func testWrite(t *testing.T, write func(string, []byte, os.FileMode) error) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "state.json")
 	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFile(p, []byte("new"), 0o600); err != nil {
+	if err := write(p, []byte("new"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(p)
@@ -30,7 +38,7 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", entries)
 	}
 	// A folder that does not exist is an error, and creates nothing.
-	if err := WriteFile(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
+	if err := write(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
 		t.Error("write into a missing folder succeeded")
 	}
 }
