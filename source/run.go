@@ -10,10 +10,14 @@ import (
 	"io"
 	"math"
 	"net"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/entropyshare/entropyshare/internal/atomicfile"
 )
 
 // Config is what a run needs. Targets and Signer are required; every other
@@ -142,6 +146,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer unlock()
 
+	// A run or entropy-target killed mid-write leaves its temporary file
+	// beside the targets file; under the lock none is in use. They are
+	// garbage, not state: if one cannot be removed the run goes on.
+	_ = atomicfile.RemoveTemp(cfg.Targets)
+
 	ts, err := LoadTargets(cfg.Targets)
 	if err != nil {
 		return nil, err
@@ -187,6 +196,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for i, t := range ts.Entries {
 		r.snapshot[i] = *t
 	}
+	assumed := slices.Clone(results)
+	for _, k := range work {
+		assumed[k].Delivered = true
+	}
 	// The write-ahead runs on this goroutine while another dispatches the
 	// senders. Started as a goroutine of its own it queued behind the
 	// signers (each holds a processor for a whole signature), and the
@@ -196,30 +209,38 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		defer close(sent)
 		r.send(ctx, results, work)
 	}()
+	// Schedules count from the run's start, with each target's random
+	// spread drawn now: the outcome prepared ahead and the one recorded
+	// must agree when the deliveries go as assumed.
+	r.base = now
+	r.seeds = make([]uint64, len(results))
+	for k := range r.seeds {
+		r.seeds[k] = r.seed()
+	}
 	r.mu.Lock()
-	r.walErr = r.save(durable)
+	r.walErr = r.save("write-ahead")
 	r.mu.Unlock()
 	close(r.walDone)
+	var prep *prepared
+	if r.walErr == nil {
+		prep = r.prepare(assumed)
+	}
 	<-sent
 	if r.walErr != nil {
 		return nil, fmt.Errorf("source: reserving counters before sending (nothing was sent): %w", r.walErr)
 	}
 
-	end := cfg.Now()
 	for k := range results {
 		res := &results[k]
-		r.schedule(ts.Entries[res.Index], res, end)
+		r.schedule(ts.Entries[res.Index], res, k)
 		res.Target = *ts.Entries[res.Index]
 		res.Target.extra = nil
 	}
 	report.Results = results
 	report.NextDue = nextDue(ts)
-	// Atomic, not durable: every counter in it is on disk already (the
-	// write-ahead, reserve), so losing this rewrite to a crash only makes
-	// the targets due again. It saves the folder's fsync.
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.save(atomicOnly); err != nil {
+	if err := r.record(prep); err != nil {
 		return report, fmt.Errorf("source: recording the outcome (counters were reserved; the due targets will be sent again): %w", err)
 	}
 	return report, nil
@@ -247,6 +268,9 @@ type run struct {
 	ts *Targets
 
 	snapshot []Target // the entries when the run began; read-only
+
+	base  time.Time // schedules count from here: the run's start
+	seeds []uint64  // each result's random spread (see spread)
 
 	// signing admits one signature per processor at a time. Signing is
 	// all CPU: more at once only finish later together, while one per
@@ -278,25 +302,96 @@ func (r *run) send(ctx context.Context, results []Result, work []int) {
 	wg.Wait()
 }
 
-// How the run rewrites the targets file.
-const (
-	durable    = true  // the write-ahead and reserve: on disk before return
-	atomicOnly = false // the final record: old or new file after a crash
-)
-
-// save writes the targets file; r.mu must be held.
-func (r *run) save(durable bool) error {
-	if testHookSave != nil {
-		if err := testHookSave(durable); err != nil {
-			return err
-		}
+// save writes the targets file, durably except for the final record;
+// r.mu must be held.
+func (r *run) save(write string) error {
+	if err := hookSave(write); err != nil {
+		return err
 	}
-	return r.ts.save(r.path, durable)
+	return r.ts.save(r.path, write != "record")
 }
 
-// testHookSave, when set, runs before every write of the targets file and
-// fails it by returning an error (tests: a full disk is hard to come by).
-var testHookSave func(durable bool) error
+// prepared is the file a run leaves if every delivery goes as assumed,
+// written and synced, not yet in place.
+type prepared struct {
+	entries []Target // as written
+	file    *atomicfile.Prepared
+}
+
+// prepare writes, while the packets are still out, the file the run will
+// leave if every sender delivers: the usual outcome, and then recording it
+// is a rename, the final rewrite's fsync overlapped with the network
+// rather than after it. It returns nil if the file could not be prepared;
+// the outcome is then written as usual, and fails as usual.
+func (r *run) prepare(assumed []Result) *prepared {
+	r.mu.Lock()
+	ts := &Targets{Entries: make([]*Target, len(r.ts.Entries)), single: r.ts.single}
+	entries := make([]Target, len(r.ts.Entries))
+	for i, t := range r.ts.Entries {
+		entries[i] = *t
+		ts.Entries[i] = &entries[i]
+	}
+	r.mu.Unlock()
+	for k := range assumed {
+		r.schedule(ts.Entries[assumed[k].Index], &assumed[k], k)
+	}
+	data, err := ts.Marshal()
+	if err != nil || hookSave("prepared") != nil {
+		return nil
+	}
+	f, err := atomicfile.Prepare(r.path, data, filePerm(r.path))
+	if err != nil {
+		return nil
+	}
+	return &prepared{entries: entries, file: f}
+}
+
+// record writes the run's outcome, atomic and not durable: every counter
+// in it is on disk already (the write-ahead, reserve), so losing it to a
+// crash only makes the targets due again. It saves the folder's fsync. If
+// the outcome is the one prepared, it only renames that file into place.
+// r.mu must be held.
+func (r *run) record(prep *prepared) error {
+	if prep != nil {
+		if r.sameEntries(prep.entries) {
+			if err := prep.file.Commit(); err != nil {
+				return fmt.Errorf("source: writing %s: %w", r.path, err)
+			}
+			return nil
+		}
+		prep.file.Discard()
+	}
+	return r.save("record")
+}
+
+// sameEntries reports whether the run's entries equal entries field for
+// field, and so would be written alike. The unknown members are shared:
+// a run never changes them.
+func (r *run) sameEntries(entries []Target) bool {
+	if len(entries) != len(r.ts.Entries) {
+		return false
+	}
+	for i, t := range r.ts.Entries {
+		a, b := *t, entries[i]
+		a.extra, b.extra = nil, nil
+		if !reflect.DeepEqual(a, b) {
+			return false
+		}
+	}
+	return true
+}
+
+// testHookSave, when set, runs before every write of the targets file
+// (named "write-ahead", "reserve", "prepared" or "record") and fails it by
+// returning an error (tests: a full disk is hard to come by as root).
+var testHookSave func(write string) error
+
+func hookSave(write string) error {
+	if testHookSave == nil {
+		return nil
+	}
+	return testHookSave(write)
+}
 
 // reserve moves entry i's counter up to counter and makes that durable
 // before the caller sends with it.
@@ -306,7 +401,7 @@ func (r *run) reserve(i int, counter int64) error {
 	if counter > r.ts.Entries[i].Counter {
 		r.ts.Entries[i].Counter = counter
 	}
-	return r.save(durable)
+	return r.save("reserve")
 }
 
 // target returns entry i as it was when the run reserved its counters:
@@ -314,13 +409,13 @@ func (r *run) reserve(i int, counter int64) error {
 // during a run.
 func (r *run) target(i int) Target { return r.snapshot[i] }
 
-// schedule records a result in the entry: the next due time, LastError and
-// the failure count.
-func (r *run) schedule(t *Target, res *Result, now time.Time) {
+// schedule records result k in the entry: the next due time, LastError
+// and the failure count.
+func (r *run) schedule(t *Target, res *Result, k int) {
 	every := t.Every()
 	switch {
 	case res.Delivered:
-		t.Next = addSeconds(now, every+r.spread(every/spreadDivisor))
+		t.Next = addSeconds(r.base, every+spread(every/spreadDivisor, r.seeds[k]))
 		t.LastError = ""
 		t.Failures = 0
 	case errors.Is(res.Err, context.Canceled):
@@ -331,7 +426,7 @@ func (r *run) schedule(t *Target, res *Result, now time.Time) {
 		if t.Failures <= 30 {
 			backoff = min(MinBackoff<<(t.Failures-1), max(every, MinBackoff))
 		}
-		t.Next = addSeconds(now, backoff+r.spread(backoff/4))
+		t.Next = addSeconds(r.base, backoff+spread(backoff/4, r.seeds[k]))
 		t.LastError = lastError(res.Err)
 	}
 }
@@ -340,16 +435,22 @@ func addSeconds(now time.Time, d time.Duration) int64 {
 	return now.Unix() + int64(d/time.Second)
 }
 
-// spread returns a random duration in [0, limit).
-func (r *run) spread(limit time.Duration) time.Duration {
-	if limit <= 0 {
-		return 0
-	}
+// seed draws a random number for spread from the run's Rand (0 if it
+// fails: no spread).
+func (r *run) seed() uint64 {
 	var b [8]byte
 	if _, err := io.ReadFull(r.cfg.Rand, b[:]); err != nil {
 		return 0
 	}
-	return time.Duration(binary.BigEndian.Uint64(b[:]) % uint64(limit))
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// spread maps seed to a duration in [0, limit).
+func spread(limit time.Duration, seed uint64) time.Duration {
+	if limit <= 0 {
+		return 0
+	}
+	return time.Duration(seed % uint64(limit))
 }
 
 // maxLastError bounds the LastError kept in the file.

@@ -319,8 +319,8 @@ func TestWriteAheadFails(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "targets.json")
 	before := sourcetest.WriteTargets(t, path, entries)
 	full := errors.New("no space left on device")
-	testHookSave = func(durable bool) error {
-		if durable {
+	testHookSave = func(write string) error {
+		if write == "write-ahead" {
 			return full
 		}
 		return nil
@@ -357,4 +357,115 @@ func openFiles(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(fds)
+}
+
+// recordWrites sets testHookSave to record the run's writes of the
+// targets file, failing those named in fail.
+func recordWrites(t *testing.T, fail ...string) *[]string {
+	var mu sync.Mutex
+	var writes []string
+	testHookSave = func(write string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		writes = append(writes, write)
+		if slices.Contains(fail, write) {
+			return errors.New("refused by the test")
+		}
+		return nil
+	}
+	t.Cleanup(func() { testHookSave = nil })
+	return &writes
+}
+
+// The outcome is prepared while the packets are out. When every delivery
+// goes as assumed the prepared file is renamed into place, with no further
+// write; when one does not, or the file could not be prepared, the outcome
+// is written as before. Either way the file left is byte for byte the one
+// a run without preparation leaves, and no temporary file stays behind.
+func TestPreparedOutcome(t *testing.T) {
+	key := testSigner(t)
+	now := time.Unix(time.Now().Unix(), 0) // the sinks check drift
+	for _, tc := range []struct {
+		name   string
+		modes  []sourcetest.Mode
+		fail   []string
+		writes [][]string // any of these
+	}{
+		{"all delivered", []sourcetest.Mode{sourcetest.OK, sourcetest.OK, sourcetest.Original}, nil,
+			[][]string{{"write-ahead", "prepared"}}},
+		{"one down", []sourcetest.Mode{sourcetest.OK, sourcetest.Down}, nil,
+			[][]string{{"write-ahead", "prepared", "record"}}},
+		// The retry's reservation usually comes after the preparation,
+		// which then assumed the old counter; if it comes first, the
+		// preparation has the new one and holds.
+		{"stale counter", []sourcetest.Mode{sourcetest.Stale}, nil,
+			[][]string{{"write-ahead", "prepared", "reserve", "record"}, {"write-ahead", "reserve", "prepared"}}},
+		{"not prepared", []sourcetest.Mode{sourcetest.OK}, []string{"prepared"},
+			[][]string{{"write-ahead", "prepared", "record"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var files [2][]byte
+			for i, prepare := range []bool{true, false} {
+				var entries []entry
+				for _, m := range tc.modes {
+					s := sourcetest.Start(t, m, &key.PublicKey)
+					entries = append(entries, sourcetest.Entry(s, nil))
+				}
+				dir := t.TempDir()
+				path := filepath.Join(dir, "targets.json")
+				sourcetest.WriteTargets(t, path, entries)
+				fail := tc.fail
+				if !prepare {
+					fail = append(fail, "prepared")
+				}
+				writes := recordWrites(t, fail...)
+				cfg := Config{Targets: path, Signer: key, Rand: zeroReader{}, Now: func() time.Time { return now }}
+				if _, err := Run(context.Background(), cfg); err != nil {
+					t.Fatal(err)
+				}
+				if prepare && !slices.ContainsFunc(tc.writes, func(w []string) bool { return slices.Equal(w, *writes) }) {
+					t.Errorf("writes %v, want %v", *writes, tc.writes)
+				}
+				if names, _ := os.ReadDir(dir); len(names) != 2 { // targets.json and its lock
+					t.Errorf("folder holds %v", names)
+				}
+				files[i], _ = os.ReadFile(path)
+				// Addresses and keys differ between the two runs' sinks.
+				ts := mustLoad(t, path)
+				for _, tg := range ts.Entries {
+					tg.LastError = strings.ReplaceAll(tg.LastError, tg.Address, "ADDRESS")
+					tg.Address, tg.Public = "", PublicKey{}
+				}
+				files[i], _ = ts.Marshal()
+			}
+			if !bytes.Equal(files[0], files[1]) {
+				t.Errorf("prepared outcome:\n%s\nwritten outcome:\n%s", files[0], files[1])
+			}
+		})
+	}
+}
+
+// A run removes the temporary files a killed writer left, and only those.
+func TestRemovesTempFiles(t *testing.T) {
+	key := testSigner(t)
+	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "targets.json")
+	sourcetest.WriteTargets(t, path, []entry{sourcetest.Entry(s, nil)})
+	for _, name := range []string{".targets.json8123456", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Run(context.Background(), Config{Targets: path, Signer: key}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"notes.txt", "targets.json", "targets.json.lock"}; !slices.Equal(names, want) {
+		t.Errorf("folder holds %v, want %v", names, want)
+	}
 }

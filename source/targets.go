@@ -25,7 +25,11 @@ type PublicKey [packet.KeySize]byte
 
 // MarshalJSON writes the key as a base64 string.
 func (k PublicKey) MarshalJSON() ([]byte, error) {
-	return json.Marshal(base64.StdEncoding.EncodeToString(k[:]))
+	// Standard base64 needs no escaping in a JSON string.
+	out := make([]byte, 0, base64.StdEncoding.EncodedLen(len(k))+2)
+	out = append(out, '"')
+	out = base64.StdEncoding.AppendEncode(out, k[:])
+	return append(out, '"'), nil
 }
 
 // UnmarshalJSON reads a base64 string of exactly 32 bytes.
@@ -270,13 +274,11 @@ func (ts *Targets) Marshal() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		obj, err := t.MarshalEntry()
+		obj, err := jsonextra.MarshalCompact(t, t.extra)
 		if err != nil {
 			return nil, err
 		}
-		if err := json.Compact(&b, obj); err != nil {
-			return nil, err
-		}
+		b.Write(obj)
 	}
 	b.WriteByte(']')
 	var out bytes.Buffer
@@ -327,6 +329,15 @@ func readTargets(path string) ([]byte, error) {
 // only public keys and addresses).
 func (ts *Targets) Save(path string) error { return ts.save(path, true) }
 
+// filePerm is the mode a rewrite of the targets file at path gets: the
+// mode of the file it replaces, 0644 for a new one.
+func filePerm(path string) os.FileMode {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Mode().Perm() &^ 0o111
+	}
+	return 0o644
+}
+
 // save is Save; with durable false the rename is not fsynced (the folder
 // is not), so a crash may leave the previous file, complete.
 func (ts *Targets) save(path string, durable bool) error {
@@ -334,10 +345,7 @@ func (ts *Targets) save(path string, durable bool) error {
 	if err != nil {
 		return fmt.Errorf("source: encoding %s: %w", path, err)
 	}
-	perm := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		perm = fi.Mode().Perm() &^ 0o111
-	}
+	perm := filePerm(path)
 	write := atomicfile.WriteFile
 	if !durable {
 		write = atomicfile.Replace

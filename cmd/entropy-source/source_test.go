@@ -274,7 +274,15 @@ func TestKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	iterations := 40
+	temps := func() int {
+		t.Helper()
+		names, err := filepath.Glob(filepath.Join(dir, ".targets.json[0-9]*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(names)
+	}
+	iterations, leftBehind := 40, 0
 	for i := range iterations {
 		cmd := exec.Command(bin, "-k", filepath.Join(dir, "signer.key"), "-t", targets, "--concurrency", "2")
 		if err := cmd.Start(); err != nil {
@@ -283,6 +291,7 @@ func TestKilled(t *testing.T) {
 		time.Sleep(time.Duration(rand.IntN(40_000)) * time.Microsecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
+		leftBehind = max(leftBehind, temps())
 		check(i)
 	}
 	// A run that is left alone completes.
@@ -291,11 +300,16 @@ func TestKilled(t *testing.T) {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
 	check(iterations)
+	// Kills leave temporary files beside the targets file; the next run
+	// removes them.
+	if n := temps(); n != 0 {
+		t.Errorf("%d temporary files left after a complete run", n)
+	}
 	delivered := 0
 	for _, s := range sinks {
 		s.Close()
 		s.CheckUnique(t)
 		delivered += len(s.Accepted())
 	}
-	t.Logf("%d iterations, %d packets accepted in all", iterations, delivered)
+	t.Logf("%d iterations, %d packets accepted in all, at most %d temporary files left by kills at once", iterations, delivered, leftBehind)
 }

@@ -2,9 +2,12 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/renameio/v2"
 )
@@ -50,6 +53,89 @@ func SyncDir(dir string) error {
 	defer d.Close()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Prepared is a file written and synced beside the file it may replace,
+// not yet in its place (see Prepare).
+type Prepared struct {
+	f    *os.File
+	path string
+}
+
+// Prepare writes data to a new temporary file in path's folder, with
+// exactly mode perm, and fsyncs it. Commit then replaces path with it as
+// Replace would, at the cost of a rename; Discard removes it. Until one of
+// them is called the temporary file holds a descriptor.
+func Prepare(path string, data []byte, perm os.FileMode) (*Prepared, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	// Named as renameio names its temporary files: RemoveTemp finds both.
+	f, err := os.CreateTemp(dir, "."+base)
+	if err != nil {
+		return nil, err
+	}
+	p := &Prepared{f: f, path: path}
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		p.Discard()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Commit renames the prepared file over path: atomic, not durable (as
+// Replace).
+func (p *Prepared) Commit() error {
+	if err := p.f.Close(); err != nil {
+		os.Remove(p.f.Name())
+		return err
+	}
+	if err := os.Rename(p.f.Name(), p.path); err != nil {
+		os.Remove(p.f.Name())
+		return err
+	}
+	return nil
+}
+
+// Discard removes the prepared file.
+func (p *Prepared) Discard() {
+	p.f.Close()
+	os.Remove(p.f.Name())
+}
+
+// RemoveTemp removes the temporary files that WriteFile, Replace and
+// Prepare leave beside path when the process dies before renaming them:
+// the regular files in path's folder named "." + path's base name +
+// digits. The caller must hold whatever lock serialises the writers of
+// path, or it may remove a file another writer is about to rename.
+func RemoveTemp(path string) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	prefix := "." + base
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }

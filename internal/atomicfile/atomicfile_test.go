@@ -3,7 +3,10 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"github.com/google/renameio/v2"
 )
 
 // TestWriteFile checks WriteFile and Replace alike: they differ only in
@@ -40,5 +43,84 @@ func testWrite(t *testing.T, write func(string, []byte, os.FileMode) error) {
 	// A folder that does not exist is an error, and creates nothing.
 	if err := write(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
 		t.Error("write into a missing folder succeeded")
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "targets.json")
+	if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prep, err := Prepare(p, []byte("new"), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "old" {
+		t.Fatalf("prepared file already in place: %q", b)
+	}
+	if err := prep.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Errorf("after Commit: %q", b)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %04o, want 0644", fi.Mode().Perm())
+	}
+
+	prep, err = Prepare(p, []byte("newer"), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prep.Discard()
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Errorf("after Discard: %q", b)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+	if _, err := Prepare(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
+		t.Error("prepare in a missing folder succeeded")
+	}
+}
+
+// RemoveTemp removes what a killed writer leaves (a prepared file never
+// committed, renameio's pending file) and nothing else.
+func TestRemoveTemp(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "targets.json")
+	keep := []string{"targets.json", "targets.json.lock", ".targets.json", ".targets.jsonx1", ".targets.json12.bak", ".other.json5", "other.json"}
+	for _, name := range keep {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".targets.json77"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	keep = append(keep, ".targets.json77")
+	if _, err := Prepare(p, []byte("abandoned"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := renameio.NewPendingFile(p, renameio.WithTempDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pending.Close()
+	if entries, _ := os.ReadDir(dir); len(entries) != len(keep)+2 {
+		t.Fatalf("setup: %v", entries)
+	}
+	if err := RemoveTemp(p); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	slices.Sort(keep)
+	if !slices.Equal(left, keep) {
+		t.Errorf("left %v, want %v", left, keep)
 	}
 }

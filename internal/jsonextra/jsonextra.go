@@ -45,36 +45,50 @@ func Unmarshal(data []byte, v any) (Fields, error) {
 // appends the extra members in name order. Indentation is a tab, as the
 // original entropyshare tools write their files, and a newline ends it.
 func Marshal(v any, extra Fields) ([]byte, error) {
-	base, err := json.Marshal(v)
+	compact, err := MarshalCompact(v, extra)
 	if err != nil {
 		return nil, err
 	}
-	if len(extra) > 0 {
-		if len(base) < 2 || base[0] != '{' || base[len(base)-1] != '}' {
-			return nil, fmt.Errorf("jsonextra: %T does not encode as an object", v)
-		}
-		var buf bytes.Buffer
-		buf.Write(base[:len(base)-1])
-		first := len(base) == 2
-		for _, name := range slices.Sorted(maps.Keys(extra)) {
-			if !first {
-				buf.WriteByte(',')
-			}
-			first = false
-			key, _ := json.Marshal(name)
-			buf.Write(key)
-			buf.WriteByte(':')
-			buf.Write(extra[name])
-		}
-		buf.WriteByte('}')
-		base = buf.Bytes()
-	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, base, "", "\t"); err != nil {
+	if err := json.Indent(&out, compact, "", "\t"); err != nil {
 		return nil, err
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), nil
+}
+
+// MarshalCompact is Marshal without the indentation and the newline: for
+// objects that go inside a larger document, indented once as a whole.
+func MarshalCompact(v any, extra Fields) ([]byte, error) {
+	base, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(extra) == 0 {
+		return base, nil
+	}
+	if len(base) < 2 || base[0] != '{' || base[len(base)-1] != '}' {
+		return nil, fmt.Errorf("jsonextra: %T does not encode as an object", v)
+	}
+	var buf bytes.Buffer
+	buf.Write(base[:len(base)-1])
+	first := len(base) == 2
+	for _, name := range slices.Sorted(maps.Keys(extra)) {
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		key, _ := json.Marshal(name)
+		buf.Write(key)
+		buf.WriteByte(':')
+		// Compacted: a stored member may hold the whitespace of the file
+		// it came from.
+		if err := json.Compact(&buf, extra[name]); err != nil {
+			return nil, fmt.Errorf("jsonextra: member %q: %w", name, err)
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
 func knownNames(v any) map[string]bool {
