@@ -286,17 +286,26 @@ type run struct {
 // send pushes a packet to the target of every result in work, at most
 // Concurrency at a time, and returns when all are done.
 func (r *run) send(ctx context.Context, results []Result, work []int) {
+	deliver := func(res *Result) {
+		start := time.Now()
+		r.deliver(ctx, res)
+		res.Elapsed = time.Since(start)
+	}
 	sem := make(chan struct{}, r.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, k := range work {
-		wg.Add(1)
+	for i, k := range work {
 		sem <- struct{}{}
+		if i == len(work)-1 {
+			// The last one on this goroutine: a run to one sink starts
+			// signing without waiting for a goroutine to be scheduled.
+			deliver(&results[k])
+			break
+		}
+		wg.Add(1)
 		go func(res *Result) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			start := time.Now()
-			r.deliver(ctx, res)
-			res.Elapsed = time.Since(start)
+			deliver(res)
 		}(&results[k])
 	}
 	wg.Wait()
