@@ -5,13 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 benchtime=${BENCHTIME:-1s}
 out=bench.out
-: >"$out"
-for pkg in $(go list ./... | grep -v /internal/ | grep -v /e2e); do
-	if grep -qs '^func Benchmark' "$(go list -f '{{.Dir}}' "$pkg")"/*_test.go; then
-		echo "bench $pkg" >&2
-		go test -run '^$' -bench . -benchmem -benchtime "$benchtime" -timeout 20m "$pkg" | tee -a "$out" >&2
-	fi
-done
+# TABLE_ONLY=1 rewrites BENCHMARKS.md from the last bench.out.
+if [ -z "${TABLE_ONLY:-}" ]; then
+	: >"$out"
+	for pkg in $(go list ./... | grep -v /internal/ | grep -v /e2e); do
+		if grep -qs '^func Benchmark' "$(go list -f '{{.Dir}}' "$pkg")"/*_test.go; then
+			echo "bench $pkg" >&2
+			go test -run '^$' -bench . -benchmem -benchtime "$benchtime" -timeout 20m "$pkg" | tee -a "$out" >&2
+		fi
+	done
+fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 header="# Benchmarks
 
