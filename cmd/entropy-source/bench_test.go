@@ -23,7 +23,7 @@ func BenchmarkProcess(b *testing.B) {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	pub := signerPublic(b, dir)
-	for _, n := range []int{1, 100} {
+	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("sinks=%d", n), func(b *testing.B) {
 			var entries []map[string]any
 			for range n {
