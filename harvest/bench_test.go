@@ -45,25 +45,18 @@ func BenchmarkGeneratorSerial(b *testing.B) {
 // the reads most callers make: a 32-byte key and a 4 KiB buffer.
 func BenchmarkGeneratorSmall(b *testing.B) {
 	var k [SeedSize]byte
-	g := NewGenerator(k)
-	for _, n := range smallReads {
-		b.Run(n.name, func(b *testing.B) {
-			buf := make([]byte, n.size)
-			b.SetBytes(int64(n.size))
-			for b.Loop() {
-				g.Read(buf)
-			}
-		})
-	}
+	benchmarkSmallReads(b, NewGenerator(k).Read)
 }
 
-func BenchmarkCryptoRandSmall(b *testing.B) {
+func BenchmarkCryptoRandSmall(b *testing.B) { benchmarkSmallReads(b, rand.Read) }
+
+func benchmarkSmallReads(b *testing.B, read func([]byte) (int, error)) {
 	for _, n := range smallReads {
 		b.Run(n.name, func(b *testing.B) {
 			buf := make([]byte, n.size)
 			b.SetBytes(int64(n.size))
 			for b.Loop() {
-				rand.Read(buf)
+				read(buf)
 			}
 		})
 	}
