@@ -340,12 +340,18 @@ func (r *run) prepare(assumed []Result) *prepared {
 		entries[i] = *t
 		ts.Entries[i] = &entries[i]
 	}
+	// The hook runs under the lock, so the order of writes tests see is
+	// the order of this copy and a retry's reservation.
+	hooked := hookSave("prepared")
 	r.mu.Unlock()
+	if hooked != nil {
+		return nil
+	}
 	for k := range assumed {
 		r.schedule(ts.Entries[assumed[k].Index], &assumed[k], k)
 	}
 	data, err := ts.Marshal()
-	if err != nil || hookSave("prepared") != nil {
+	if err != nil {
 		return nil
 	}
 	f, err := atomicfile.Prepare(r.path, data, filePerm(r.path))

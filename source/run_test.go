@@ -397,7 +397,8 @@ func TestPreparedOutcome(t *testing.T) {
 			[][]string{{"write-ahead", "prepared", "record"}}},
 		// The retry's reservation usually comes after the preparation,
 		// which then assumed the old counter; if it comes first, the
-		// preparation has the new one and holds.
+		// preparation has the new one and holds. Both hooks run under the
+		// lock that orders the two, so no third order can be seen.
 		{"stale counter", []sourcetest.Mode{sourcetest.Stale}, nil,
 			[][]string{{"write-ahead", "prepared", "reserve", "record"}, {"write-ahead", "reserve", "prepared"}}},
 		{"not prepared", []sourcetest.Mode{sourcetest.OK}, []string{"prepared"},
