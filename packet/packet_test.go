@@ -292,6 +292,53 @@ func TestSealBoxRefusesLowOrderSink(t *testing.T) {
 	}
 }
 
+// A Sealer is made before its message exists and seals exactly once: the
+// box opens with nacl/box, the key is gone afterwards, and a second Seal,
+// or a Seal after Erase, panics instead of reusing the nonce.
+func TestSealerSealsOnce(t *testing.T) {
+	var priv [KeySize]byte
+	rand.Read(priv[:])
+	sink, err := NewRecipient(&priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSealer(rand.Reader, sink.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("signed packet")
+	payload := s.Seal(msg)
+	var eph [KeySize]byte
+	var nonce [NonceSize]byte
+	copy(eph[:], payload)
+	copy(nonce[:], payload[KeySize:])
+	if got, ok := box.Open(nil, payload[KeySize+NonceSize:], &nonce, &eph, &priv); !ok || !bytes.Equal(got, msg) {
+		t.Fatalf("nacl/box.Open = %q, %v", got, ok)
+	}
+	if s.key != [KeySize]byte{} {
+		t.Error("box key left in memory after sealing")
+	}
+	mustPanic := func(what string, f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s did not panic", what)
+			}
+		}()
+		f()
+	}
+	mustPanic("a second Seal", func() { s.Seal(msg) })
+	unused, err := NewSealer(rand.Reader, sink.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unused.Erase()
+	if unused.key != [KeySize]byte{} {
+		t.Error("Erase left the box key")
+	}
+	mustPanic("Seal after Erase", func() { unused.Seal(msg) })
+}
+
 func TestFrameBoundaries(t *testing.T) {
 	for _, tc := range []struct {
 		length, max int

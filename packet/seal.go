@@ -26,6 +26,27 @@ func Seal(rand io.Reader, p *Packet, proto Protocol, key *rsa.PrivateKey, sinkPu
 // SealBox seals msg to sinkPublic: ephemeral-public || nonce || box.
 // A low-order sink key, whose shared secret anyone knows, is refused.
 func SealBox(rand io.Reader, msg []byte, sinkPublic *[KeySize]byte) ([]byte, error) {
+	s, err := NewSealer(rand, sinkPublic)
+	if err != nil {
+		return nil, err
+	}
+	return s.Seal(msg), nil
+}
+
+// A Sealer seals one message to one sink. Everything sealing costs but the
+// box itself (an ephemeral key pair and the box key: two X25519
+// multiplications, ~0.1 ms here) needs no message, so a source makes its
+// Sealer while the packet is being signed, on another core.
+type Sealer struct {
+	header [KeySize + NonceSize]byte // ephemeral public key || nonce
+	key    [KeySize]byte
+	used   bool
+}
+
+// NewSealer makes a fresh ephemeral key pair, the box key it shares with
+// sinkPublic and a random nonce. A low-order sink key, whose shared secret
+// anyone knows, is refused.
+func NewSealer(rand io.Reader, sinkPublic *[KeySize]byte) (*Sealer, error) {
 	var seed [KeySize]byte
 	if _, err := io.ReadFull(rand, seed[:]); err != nil {
 		return nil, fmt.Errorf("packet: generating ephemeral key: %w", err)
@@ -39,19 +60,37 @@ func SealBox(rand io.Reader, msg []byte, sinkPublic *[KeySize]byte) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("packet: sink public key: %w", err)
 	}
-	key, err := boxKey(eph, sink)
-	if err != nil {
+	s := &Sealer{}
+	if s.key, err = boxKey(eph, sink); err != nil {
 		return nil, fmt.Errorf("packet: sink public key: %w", err)
 	}
-	defer clear(key[:])
-	out := make([]byte, KeySize+NonceSize, Overhead+len(msg))
-	copy(out, eph.PublicKey().Bytes())
-	var nonce [NonceSize]byte
-	if _, err := io.ReadFull(rand, nonce[:]); err != nil {
+	copy(s.header[:], eph.PublicKey().Bytes())
+	if _, err := io.ReadFull(rand, s.header[KeySize:]); err != nil {
+		s.Erase()
 		return nil, fmt.Errorf("packet: generating nonce: %w", err)
 	}
-	copy(out[KeySize:], nonce[:])
-	return box.SealAfterPrecomputation(out, msg, &nonce, &key), nil
+	return s, nil
+}
+
+// Seal returns ephemeral-public || nonce || box of msg and erases the box
+// key. A Sealer seals once: its nonce must never box a second message
+// under its key, and a second call panics.
+func (s *Sealer) Seal(msg []byte) []byte {
+	if s.used {
+		panic("packet: Sealer used twice")
+	}
+	defer s.Erase()
+	out := make([]byte, len(s.header), Overhead+len(msg))
+	copy(out, s.header[:])
+	nonce := (*[NonceSize]byte)(s.header[KeySize:])
+	return box.SealAfterPrecomputation(out, msg, nonce, &s.key)
+}
+
+// Erase erases the box key of a Sealer that will not seal; it cannot seal
+// afterwards.
+func (s *Sealer) Erase() {
+	clear(s.key[:])
+	s.used = true
 }
 
 // boxKey is NaCl box's shared key (box.Precompute): HSalsa20 of the X25519

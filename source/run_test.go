@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -340,8 +341,59 @@ func TestWriteAheadFails(t *testing.T) {
 		t.Error("the file changed")
 	}
 	noRunGoroutines(t)
-	// Every connection opened for a frame that never left was closed: the
-	// test sinks, in this process too, close their end on EOF.
+	noMoreFiles(t, fds)
+}
+
+// A sink key of low order would give a box key anyone can compute: that
+// target fails with a sealing error, its sink gets nothing and its
+// connection is closed unused, and the other targets are delivered.
+func TestLowOrderSinkKey(t *testing.T) {
+	key := testSigner(t)
+	bad := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
+	good := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
+	var low [32]byte
+	low[0] = 1 // the point u=1, of order 1 (all zeros is refused on load)
+	path := filepath.Join(t.TempDir(), "targets.json")
+	sourcetest.WriteTargets(t, path, []entry{
+		sourcetest.Entry(bad, map[string]any{"Public": base64.StdEncoding.EncodeToString(low[:])}),
+		sourcetest.Entry(good, nil),
+	})
+	fds := openFiles(t)
+	rep, err := Run(context.Background(), Config{Targets: path, Signer: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed() != 1 || rep.Results[0].Delivered || !rep.Results[1].Delivered {
+		t.Fatalf("report %+v", rep.Results)
+	}
+	if msg := rep.Results[0].Err.Error(); !strings.Contains(msg, "sealing") || !strings.Contains(msg, "sink public key") {
+		t.Errorf("error %q does not say the sink key could not be sealed to", msg)
+	}
+	if got := bad.Received(); len(got) != 0 {
+		t.Errorf("the low-order sink opened frames %v", got)
+	}
+	for _, err := range bad.Errors() {
+		if !errors.Is(err, io.EOF) { // closed before its first byte
+			t.Errorf("the low-order sink was sent something: %v", err)
+		}
+	}
+	if got := good.Accepted(); !slices.Equal(got, []int64{1}) {
+		t.Errorf("good sink accepted %v", got)
+	}
+	ts := mustLoad(t, path)
+	if ts.Entries[0].Counter != 1 || !strings.Contains(ts.Entries[0].LastError, "sink public key") {
+		t.Errorf("entry 0: counter %d, last error %q", ts.Entries[0].Counter, ts.Entries[0].LastError)
+	}
+	noRunGoroutines(t)
+	noMoreFiles(t, fds)
+}
+
+// noMoreFiles fails t if, within a few seconds, this process does not get
+// back to fds open files: every connection a run opened is closed, even
+// one it never wrote to (the test sinks, in this process too, close their
+// end on EOF).
+func noMoreFiles(t *testing.T, fds int) {
+	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); openFiles(t) > fds; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d files open after the run, %d before: connections left open", openFiles(t), fds)

@@ -64,14 +64,15 @@ func (e *CounterJumpError) Unwrap() error { return packet.ErrCounter }
 // deliver sends one packet to the target of res, and on a counter refusal
 // moves the counter up (durably) and sends once more.
 //
-// The connection is opened while the packet is signed: a dial sends
-// nothing, so it need not wait for the write-ahead, and on a hotspot its
-// round trip is as long as a signature on the board.
+// The connection is opened, and the box key made, while the packet is
+// signed: a dial sends nothing, so it need not wait for the write-ahead,
+// and on a hotspot its round trip is as long as a signature on the board;
+// the box key needs no packet, and a run to one sink has a core to spare.
 func (r *run) deliver(ctx context.Context, res *Result) {
 	t := r.target(res.Index)
 	counter := res.Counter
 	for attempt := 0; ; attempt++ {
-		conn := r.dial(ctx, t.Address)
+		conn := r.dial(ctx, t.Address, (*[packet.KeySize]byte)(&t.Public))
 		p := &packet.Packet{Timestamp: r.cfg.Now().Unix(), Counter: counter}
 		if err := r.chunks.next(&p.Chunk); err != nil {
 			conn.abandon()
@@ -79,8 +80,13 @@ func (r *run) deliver(ctx context.Context, res *Result) {
 			return
 		}
 		r.signing <- struct{}{}
-		payload, err := packet.Seal(r.cfg.Rand, p, t.Proto(), r.cfg.Signer, (*[packet.KeySize]byte)(&t.Public))
+		signed, err := packet.Sign(r.cfg.Rand, p, t.Proto(), r.cfg.Signer, (*[packet.KeySize]byte)(&t.Public))
 		<-r.signing
+		var payload []byte
+		if err == nil {
+			payload, err = conn.seal(signed)
+			clear(signed) // the chunk, in the clear
+		}
 		clear(p.Chunk[:])
 		if err != nil {
 			conn.abandon()
@@ -142,24 +148,42 @@ func jump(ours, stored int64) (int64, error) {
 	return stored + 1, nil
 }
 
-// pendingConn is a connection being opened in the background.
+// pendingConn is a connection being opened in the background, and the
+// Sealer for the packet it will carry.
 type pendingConn struct {
-	done   chan struct{}
-	cancel context.CancelFunc
-	conn   net.Conn
-	err    error
+	sealed  chan struct{} // closed once sealer or sealErr is set
+	sealer  *packet.Sealer
+	sealErr error
+	done    chan struct{} // closed once the dial is over
+	cancel  context.CancelFunc
+	conn    net.Conn
+	err     error
 }
 
-// dial starts connecting to address, within DialTimeout.
-func (r *run) dial(ctx context.Context, address string) *pendingConn {
+// dial makes a Sealer to sink, then connects to address within
+// DialTimeout. The Sealer comes first: on loopback a finished dial is
+// noticed late while every core signs, and the sender needs the Sealer
+// first; on a hotspot it delays the dial by a fraction of the round trip.
+func (r *run) dial(ctx context.Context, address string, sink *[packet.KeySize]byte) *pendingConn {
 	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
-	pc := &pendingConn{done: make(chan struct{}), cancel: cancel}
+	pc := &pendingConn{sealed: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(pc.done)
 		defer cancel()
+		pc.sealer, pc.sealErr = packet.NewSealer(r.cfg.Rand, sink)
+		close(pc.sealed)
 		pc.conn, pc.err = r.cfg.Dial(dctx, "tcp", address)
 	}()
 	return pc
+}
+
+// seal seals signed with the Sealer made for it.
+func (pc *pendingConn) seal(signed []byte) ([]byte, error) {
+	<-pc.sealed
+	if pc.sealErr != nil {
+		return nil, pc.sealErr
+	}
+	return pc.sealer.Seal(signed), nil
 }
 
 // wait returns the connection once the dial is over.
@@ -168,11 +192,15 @@ func (pc *pendingConn) wait() (net.Conn, error) {
 	return pc.conn, pc.err
 }
 
-// abandon stops the dial, or closes the connection it made, unused.
+// abandon stops the dial, or closes the connection it made, unused, and
+// erases a box key not used.
 func (pc *pendingConn) abandon() {
 	pc.cancel()
 	if c, err := pc.wait(); err == nil {
 		c.Close()
+	}
+	if pc.sealer != nil {
+		pc.sealer.Erase()
 	}
 }
 
