@@ -172,6 +172,10 @@ func (r *run) dial(ctx context.Context, address string, sink *[packet.KeySize]by
 		defer cancel()
 		pc.sealer, pc.sealErr = packet.NewSealer(r.cfg.Rand, sink)
 		close(pc.sealed)
+		if pc.sealErr != nil {
+			pc.err = pc.sealErr // nothing to send: no connection
+			return
+		}
 		pc.conn, pc.err = r.cfg.Dial(dctx, "tcp", address)
 	}()
 	return pc
