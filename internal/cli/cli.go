@@ -52,8 +52,8 @@ func Version() string {
 
 // versionLine is what --version prints: the version, Go's version and the
 // platform the binary was built for.
-func versionLine(name string) string {
-	return fmt.Sprintf("%s %s (%s, %s/%s)\n", name, Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+func versionLine(name, version string) string {
+	return fmt.Sprintf("%s %s (%s, %s/%s)\n", name, version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // ExitError carries the exit code a command wants.
@@ -108,7 +108,12 @@ func Execute(cmd *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	if cmd.Version == "" {
 		cmd.Version = Version()
 	}
-	cmd.SetVersionTemplate(versionLine(cmd.Name()))
+	cmd.SetVersionTemplate(versionLine(cmd.Name(), cmd.Version))
+	// --version has no short form: -v means --verbose to some tools, and
+	// only the original's single-letter flags have one (README).
+	if cmd.Flags().Lookup("version") == nil {
+		cmd.Flags().Bool("version", false, "print the version, Go's version and the platform, and exit")
+	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return Hint(Usage(err), "see '"+c.CommandPath()+" --help'")
 	})
