@@ -34,7 +34,7 @@ func (c *chunks) next(dst *[packet.ChunkSize]byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, err := io.ReadFull(c.r, dst[:]); err != nil {
-		return fmt.Errorf("source: reading the generator: %w", err)
+		return fmt.Errorf("reading the generator: %w", err)
 	}
 	return nil
 }

@@ -324,33 +324,37 @@ func readTargets(path string) ([]byte, error) {
 	return data, nil
 }
 
-// Save replaces the targets file atomically and durably (internal/atomicfile),
-// keeping the mode of the file it replaces (0644 for a new file: it holds
-// only public keys and addresses).
-func (ts *Targets) Save(path string) error { return ts.save(path, true) }
+// Save replaces the targets file atomically and durably, keeping the mode
+// of the file it replaces (0644 for a new file: it holds only public keys
+// and addresses).
+func (ts *Targets) Save(path string) error { return ts.save(path, true, writeFile) }
 
-// filePerm is the mode a rewrite of the targets file at path gets: the
-// mode of the file it replaces, 0644 for a new one.
-func filePerm(path string) os.FileMode {
-	if fi, err := os.Stat(path); err == nil {
-		return fi.Mode().Perm() &^ 0o111
+// A writeFunc replaces the file at path with data, mode perm: atomically,
+// and durably unless durable is false.
+type writeFunc func(path string, data []byte, perm os.FileMode, durable bool) error
+
+// writeFile is the writeFunc of internal/atomicfile: with durable false
+// the folder is not fsynced, so a crash may leave the previous file,
+// complete.
+func writeFile(path string, data []byte, perm os.FileMode, durable bool) error {
+	if durable {
+		return atomicfile.WriteFile(path, data, perm)
 	}
-	return 0o644
+	return atomicfile.Replace(path, data, perm)
 }
 
-// save is Save; with durable false the rename is not fsynced (the folder
-// is not), so a crash may leave the previous file, complete.
-func (ts *Targets) save(path string, durable bool) error {
+// save encodes ts and writes it to path with write, keeping the mode of
+// the file it replaces.
+func (ts *Targets) save(path string, durable bool, write writeFunc) error {
 	data, err := ts.Marshal()
 	if err != nil {
 		return fmt.Errorf("source: encoding %s: %w", path, err)
 	}
-	perm := filePerm(path)
-	write := atomicfile.WriteFile
-	if !durable {
-		write = atomicfile.Replace
+	perm := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		perm = fi.Mode().Perm() &^ 0o111
 	}
-	if err := write(path, data, perm); err != nil {
+	if err := write(path, data, perm, durable); err != nil {
 		return fmt.Errorf("source: writing %s: %w", path, err)
 	}
 	return nil

@@ -167,11 +167,10 @@ func TestJump(t *testing.T) {
 // TestBackoff: failures back off from MinBackoff, doubling, up to Interval.
 func TestBackoff(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	r := &run{base: now, seeds: []uint64{0}}
 	tg := &Target{Interval: 600}
 	var got []int64
 	for range 6 {
-		r.schedule(tg, &Result{Err: errors.New("x")}, 0)
+		schedule(tg, &Result{Err: errors.New("x")}, now, zeroReader{})
 		got = append(got, tg.Next-now.Unix())
 	}
 	want := []int64{60, 120, 240, 480, 600, 600}
@@ -180,7 +179,7 @@ func TestBackoff(t *testing.T) {
 			t.Fatalf("backoffs %v, want %v", got, want)
 		}
 	}
-	r.schedule(tg, &Result{Delivered: true}, 0)
+	schedule(tg, &Result{Delivered: true}, now, zeroReader{})
 	if tg.Next != now.Unix()+600 || tg.Failures != 0 || tg.LastError != "" {
 		t.Fatalf("after delivery: %+v", tg)
 	}
