@@ -113,7 +113,7 @@ func benchmarkRun(b *testing.B, key *rsa.PrivateKey, n int, dir string) {
 	// and its spread. (Rewriting the file between runs made the next
 	// write-ahead's fsync flush that write as well.)
 	now := time.Now()
-	cfg := Config{Targets: path, Signer: key, Now: func() time.Time { return now }}
+	cfg := Config{Targets: path, Signer: key, now: func() time.Time { return now }}
 	run := func() {
 		now = now.Add(DefaultInterval + DefaultInterval/spreadDivisor + time.Minute)
 		rep, err := Run(context.Background(), cfg)

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"sync"
@@ -18,11 +17,6 @@ import (
 // The generator need not be safe for concurrent use: a run draws from it
 // under its own lock.
 type Harvester func(ctx context.Context) (io.Reader, error)
-
-// SystemHarvester draws chunks from the operating system's generator
-// (crypto/rand). It is the default for tests and for systems without a
-// better source; the harvest package is the real thing.
-func SystemHarvester(context.Context) (io.Reader, error) { return rand.Reader, nil }
 
 // chunks hands out distinct chunks of one generator to concurrent senders.
 type chunks struct {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"sync"
 	"time"
 
@@ -24,7 +23,8 @@ type Config struct {
 	// Signer signs every packet.
 	Signer crypto.Signer
 	// Harvest gathers entropy once per run that has something due
-	// (default SystemHarvester).
+	// (default: crypto/rand, for tests and systems without a better
+	// source; cmd/entropy-source uses the harvest package).
 	Harvest Harvester
 
 	// Concurrency bounds the sinks talked to at once (DefaultConcurrency).
@@ -36,25 +36,17 @@ type Config struct {
 	// LockWait is how long to wait for another run's lock (DefaultLockWait).
 	LockWait time.Duration
 
-	// Now is the clock for timestamps and schedules (time.Now). Network
-	// deadlines use the real clock.
-	Now func() time.Time
-	// Dial connects to a sink (a net.Dialer's DialContext).
-	Dial func(ctx context.Context, network, address string) (net.Conn, error)
-	// Rand is the randomness for sealing (ephemeral keys, nonces, PSS
-	// salts) and for spreading schedules (crypto/rand.Reader). It must be
-	// safe for concurrent use.
-	Rand io.Reader
-
-	// writeFile replaces the targets file (default writeFile). Tests
-	// watch or fail the run's writes with it: a full disk is hard to come
-	// by as root.
+	// For tests. now is the clock for timestamps and schedules (default
+	// time.Now; network deadlines use the real clock). writeFile replaces
+	// the targets file (default writeFile): tests watch or fail the run's
+	// writes with it, a full disk being hard to come by as root.
+	now       func() time.Time
 	writeFile writeFunc
 }
 
 func (c *Config) setDefaults() {
 	if c.Harvest == nil {
-		c.Harvest = SystemHarvester
+		c.Harvest = func(context.Context) (io.Reader, error) { return rand.Reader, nil }
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultConcurrency
@@ -70,14 +62,8 @@ func (c *Config) setDefaults() {
 	} else if c.LockWait == 0 {
 		c.LockWait = DefaultLockWait
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Dial == nil {
-		c.Dial = (&net.Dialer{}).DialContext
-	}
-	if c.Rand == nil {
-		c.Rand = rand.Reader
+	if c.now == nil {
+		c.now = time.Now
 	}
 	if c.writeFile == nil {
 		c.writeFile = writeFile
@@ -86,8 +72,6 @@ func (c *Config) setDefaults() {
 
 // Result is what happened to one due target.
 type Result struct {
-	// Index is the entry's position in the targets file.
-	Index int
 	// Target is the entry as the run left it (Counter, Next, LastError updated).
 	Target Target
 	// Delivered: the sink accepted the packet, or closed without a reply
@@ -103,10 +87,11 @@ type Result struct {
 	// Retried: the sink reported a higher stored counter and the packet
 	// was sent again above it.
 	Retried bool
-	// Err says why delivery failed.
-	Err error
 	// Elapsed is the time spent on this target.
 	Elapsed time.Duration
+
+	index int   // the entry's position in the targets file
+	err   error // why delivery failed, as LastError says
 }
 
 // Report is the outcome of one run.
@@ -145,7 +130,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Signer == nil {
 		return nil, errors.New("source: no signer key")
 	}
-	unlock, err := Lock(ctx, cfg.Targets, cfg.LockWait)
+	unlock, err := lock(ctx, cfg.Targets, cfg.LockWait)
 	if err != nil {
 		return nil, err
 	}
@@ -160,11 +145,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := cfg.Now()
+	now := cfg.now()
 	report := &Report{Targets: len(ts.Entries)}
 	for i, t := range ts.Entries {
-		if t.Due(now) {
-			report.Results = append(report.Results, Result{Index: i})
+		if t.due(now) {
+			report.Results = append(report.Results, Result{index: i})
 		}
 	}
 	if len(report.Results) == 0 {
@@ -181,9 +166,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// with. Nothing is signed before it has returned.
 	for k := range report.Results {
 		res := &report.Results[k]
-		t := ts.Entries[res.Index]
+		t := ts.Entries[res.index]
 		if t.Counter == math.MaxInt64 {
-			res.Err = errors.New("counter is at its maximum; this signer cannot send to this sink again")
+			res.err = errors.New("counter is at its maximum; this signer cannot send to this sink again")
 			continue
 		}
 		t.Counter++
@@ -201,8 +186,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// again.
 	for k := range report.Results {
 		res := &report.Results[k]
-		t := ts.Entries[res.Index]
-		schedule(t, res, now, cfg.Rand)
+		t := ts.Entries[res.index]
+		schedule(t, res, now, rand.Reader)
 		res.Target = *t
 		res.Target.extra = nil
 	}
@@ -243,7 +228,7 @@ func (r *run) sendAll(ctx context.Context, results []Result) {
 	var wg sync.WaitGroup
 	for k := range results {
 		res := &results[k]
-		if res.Err != nil {
+		if res.err != nil {
 			continue
 		}
 		slots <- struct{}{}
@@ -276,22 +261,22 @@ func (r *run) reserve(i int, counter int64) error {
 // start (now), with a random spread drawn from rnd; LastError; and the
 // failure count.
 func schedule(t *Target, res *Result, now time.Time, rnd io.Reader) {
-	every := t.Every()
+	every := t.every()
 	switch {
 	case res.Delivered:
 		t.Next = addSeconds(now, every+spread(every/spreadDivisor, rnd))
 		t.LastError = ""
 		t.Failures = 0
-	case errors.Is(res.Err, context.Canceled):
+	case errors.Is(res.err, context.Canceled):
 		// Interrupted (SIGTERM): still due, and not the sink's fault.
 	default:
 		t.Failures++
 		backoff := every
 		if t.Failures <= 30 {
-			backoff = min(MinBackoff<<(t.Failures-1), max(every, MinBackoff))
+			backoff = min(minBackoff<<(t.Failures-1), max(every, minBackoff))
 		}
 		t.Next = addSeconds(now, backoff+spread(backoff/4, rnd))
-		t.LastError = lastError(res.Err)
+		t.LastError = lastError(res.err)
 	}
 }
 

@@ -37,7 +37,7 @@ func TestFanOut(t *testing.T) {
 	sourcetest.WriteTargets(t, path, entries)
 	clk := newClock()
 	start := clk.Now()
-	cfg := Config{Targets: path, Signer: key, Now: clk.Now, IOTimeout: 300 * time.Millisecond, DialTimeout: 2 * time.Second}
+	cfg := Config{Targets: path, Signer: key, now: clk.Now, IOTimeout: 300 * time.Millisecond, DialTimeout: 2 * time.Second}
 
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -65,7 +65,7 @@ func TestFanOut(t *testing.T) {
 	ts := mustLoad(t, path)
 	for i, res := range rep.Results {
 		w := want[modes[i]]
-		if res.Index != i || res.Delivered != w.delivered || res.Retried != w.retried || res.NoReply != w.noReply || res.Counter != w.counter {
+		if res.index != i || res.Delivered != w.delivered || res.Retried != w.retried || res.NoReply != w.noReply || res.Counter != w.counter {
 			t.Errorf("%s: result %+v, want %+v", modes[i], res, w)
 		}
 		got := ts.Entries[i]
@@ -78,7 +78,7 @@ func TestFanOut(t *testing.T) {
 				t.Errorf("%s: delivered entry %+v, want Next in %d+spread, no error", modes[i], got, lo)
 			}
 		} else {
-			lo := start.Add(MinBackoff).Unix()
+			lo := start.Add(minBackoff).Unix()
 			if got.Next < lo || got.Next > lo+15 || got.Failures != 1 || !strings.Contains(got.LastError, w.lastError) {
 				t.Errorf("%s: failed entry %+v, want Next in %d+15, Failures 1, LastError with %q", modes[i], got, lo, w.lastError)
 			}
@@ -104,13 +104,13 @@ func TestFanOut(t *testing.T) {
 	}
 	var idx []int
 	for _, res := range rep.Results {
-		idx = append(idx, res.Index)
+		idx = append(idx, res.index)
 	}
 	if !slices.Equal(idx, []int{1, 2, 5}) {
 		t.Fatalf("second run sent to %v, want [1 2 5]", idx)
 	}
 	ts = mustLoad(t, path)
-	if d := ts.Entries[1]; d.Counter != 2 || d.Failures != 2 || d.Next < start.Add(2*time.Minute+2*MinBackoff).Unix() {
+	if d := ts.Entries[1]; d.Counter != 2 || d.Failures != 2 || d.Next < start.Add(2*time.Minute+2*minBackoff).Unix() {
 		t.Errorf("down after two failures: %+v", d)
 	}
 	if ts.Entries[0].Counter != 1 || len(sinks[0].Received()) != 1 {
@@ -163,7 +163,7 @@ func TestConcurrentRuns(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = Run(context.Background(), Config{Targets: path, Signer: key, Now: clk.Now, LockWait: 30 * time.Second})
+			_, errs[i] = Run(context.Background(), Config{Targets: path, Signer: key, now: clk.Now, LockWait: 30 * time.Second})
 		}()
 	}
 	wg.Wait()
@@ -188,7 +188,7 @@ func TestLocked(t *testing.T) {
 	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
 	path := filepath.Join(t.TempDir(), "targets.json")
 	before := sourcetest.WriteTargets(t, path, []entry{sourcetest.Entry(s, nil)})
-	unlock, err := Lock(context.Background(), path, 0)
+	unlock, err := lock(context.Background(), path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestLowOrderSinkKey(t *testing.T) {
 	if rep.Failed() != 1 || rep.Results[0].Delivered || !rep.Results[1].Delivered {
 		t.Fatalf("report %+v", rep.Results)
 	}
-	if msg := rep.Results[0].Err.Error(); !strings.Contains(msg, "sealing") || !strings.Contains(msg, "sink public key") {
+	if msg := rep.Results[0].err.Error(); !strings.Contains(msg, "sealing") || !strings.Contains(msg, "sink public key") {
 		t.Errorf("error %q does not say the sink key could not be sealed to", msg)
 	}
 	if got := bad.Received(); len(got) != 0 {
@@ -449,7 +449,7 @@ func TestWrites(t *testing.T) {
 			return nil
 		}
 		writes = append(writes, "reserve")
-		ts, err := ParseTargets(path, data)
+		ts, err := parseTargets(path, data)
 		if err != nil {
 			t.Error(err) // not Fatal: a retry's reservation runs on a sender's goroutine
 			return err

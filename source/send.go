@@ -2,22 +2,24 @@ package source
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"time"
 
 	"github.com/entropyshare/entropyshare/packet"
 )
 
-// StatusError is a sink's refusal, from its status reply.
-type StatusError struct {
+// statusError is a sink's refusal, from its status reply.
+type statusError struct {
 	Status packet.Status
 	Value  int64
 }
 
-func (e *StatusError) Error() string {
+func (e *statusError) Error() string {
 	what := map[packet.Status]string{
 		packet.StatusUnverified:  "could not open or verify the packet (wrong Public in the targets file, the sink does not know this signer, or a protocol mismatch)",
 		packet.StatusCounter:     fmt.Sprintf("counter not above its stored counter %d", e.Value),
@@ -32,65 +34,65 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("sink replied 0x%02x (%s): %s", byte(e.Status), e.Status, what)
 }
 
-// SkewError is a drift refusal (status 0x03): the clocks differ by more
+// skewError is a drift refusal (status 0x03): the clocks differ by more
 // than the sink allows.
-type SkewError struct {
+type skewError struct {
 	Sink, Ours int64 // Unix seconds: the sink's clock and our timestamp
 }
 
-func (e *SkewError) Error() string {
+func (e *skewError) Error() string {
 	return fmt.Sprintf("clock skew: sink's clock is %d, our timestamp %d (we are %+d s off); fix the clock of one side",
 		e.Sink, e.Ours, e.Ours-e.Sink)
 }
 
-func (e *SkewError) Unwrap() error { return packet.ErrDrift }
+func (e *skewError) Unwrap() error { return packet.ErrDrift }
 
-// CounterJumpError: the sink's reported stored counter is not one we may
-// follow (below ours, or more than MaxCounterJump ahead).
-type CounterJumpError struct {
+// counterJumpError: the sink's reported stored counter is not one we may
+// follow (below ours, or more than maxCounterJump ahead).
+type counterJumpError struct {
 	Ours, Stored int64
 }
 
-func (e *CounterJumpError) Error() string {
+func (e *counterJumpError) Error() string {
 	if e.Stored < e.Ours {
 		return fmt.Sprintf("sink refused counter %d as not above its stored counter %d, which is below it: not retrying", e.Ours, e.Stored)
 	}
-	return fmt.Sprintf("sink reports stored counter %d, more than %d ahead of ours (%d): not following it", e.Stored, int64(MaxCounterJump), e.Ours)
+	return fmt.Sprintf("sink reports stored counter %d, more than %d ahead of ours (%d): not following it", e.Stored, int64(maxCounterJump), e.Ours)
 }
 
-func (e *CounterJumpError) Unwrap() error { return packet.ErrCounter }
+func (e *counterJumpError) Unwrap() error { return packet.ErrCounter }
 
 // deliver sends one packet to the target of res, and on a counter refusal
 // moves the counter up, reserves it durably and sends once more.
 func (r *run) deliver(ctx context.Context, res *Result) {
-	t := r.ts.Entries[res.Index]
+	t := r.ts.Entries[res.index]
 	for attempt := 0; ; attempt++ {
-		p := &packet.Packet{Timestamp: r.cfg.Now().Unix(), Counter: res.Counter}
+		p := &packet.Packet{Timestamp: r.cfg.now().Unix(), Counter: res.Counter}
 		status, value, err := r.send(ctx, t, p)
 		switch {
 		case errors.Is(err, io.EOF):
 			// An original sink closes without a reply.
 			res.Delivered, res.NoReply = true, true
 		case err != nil:
-			res.Err = err
+			res.err = err
 		case status == packet.StatusAccepted:
 			res.Delivered = true
 		case status == packet.StatusCounter && attempt == 0:
 			next, err := jump(res.Counter, value)
 			if err != nil {
-				res.Err = err
+				res.err = err
 				return
 			}
-			if err := r.reserve(res.Index, next); err != nil {
-				res.Err = fmt.Errorf("reserving counter %d before the retry (not sent): %w", next, err)
+			if err := r.reserve(res.index, next); err != nil {
+				res.err = fmt.Errorf("reserving counter %d before the retry (not sent): %w", next, err)
 				return
 			}
 			res.Counter, res.Retried = next, true
 			continue
 		case status == packet.StatusDrift:
-			res.Err = &SkewError{Sink: value, Ours: p.Timestamp}
+			res.err = &skewError{Sink: value, Ours: p.Timestamp}
 		default:
-			res.Err = &StatusError{Status: status, Value: value}
+			res.err = &statusError{Status: status, Value: value}
 		}
 		return
 	}
@@ -98,8 +100,8 @@ func (r *run) deliver(ctx context.Context, res *Result) {
 
 // jump returns the counter to retry with after the sink reported stored.
 func jump(ours, stored int64) (int64, error) {
-	if stored < ours || stored-ours > MaxCounterJump || stored == math.MaxInt64 {
-		return 0, &CounterJumpError{Ours: ours, Stored: stored}
+	if stored < ours || stored-ours > maxCounterJump || stored == math.MaxInt64 {
+		return 0, &counterJumpError{Ours: ours, Stored: stored}
 	}
 	return stored + 1, nil
 }
@@ -111,13 +113,13 @@ func (r *run) send(ctx context.Context, t *Target, p *packet.Packet) (packet.Sta
 	if err := r.chunks.next(&p.Chunk); err != nil {
 		return 0, 0, err
 	}
-	payload, err := packet.Seal(r.cfg.Rand, p, t.Proto(), r.cfg.Signer, (*[packet.KeySize]byte)(&t.Public))
+	payload, err := packet.Seal(rand.Reader, p, t.Proto(), r.cfg.Signer, (*[packet.KeySize]byte)(&t.Public))
 	clear(p.Chunk[:])
 	if err != nil {
 		return 0, 0, fmt.Errorf("sealing: %w", err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
-	conn, err := r.cfg.Dial(dctx, "tcp", t.Address)
+	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", t.Address)
 	cancel()
 	if err != nil {
 		return 0, 0, fmt.Errorf("connecting: %w", ctxErr(ctx, err))
