@@ -223,6 +223,30 @@ func TestInsufficient(t *testing.T) {
 	}
 }
 
+// TestGeneratorRunsDry: a generator that ends fails the targets it could
+// not fill (an EOF from it is not a sink closing without a reply), and
+// their reserved counters stay used.
+func TestGeneratorRunsDry(t *testing.T) {
+	key := testSigner(t)
+	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
+	path := filepath.Join(t.TempDir(), "targets.json")
+	sourcetest.WriteTargets(t, path, []entry{sourcetest.Entry(s, nil)})
+	harvest := func(context.Context) (io.Reader, error) { return strings.NewReader(""), nil }
+	rep, err := Run(context.Background(), Config{Targets: path, Signer: key, Harvest: harvest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed() != 1 || rep.Results[0].NoReply {
+		t.Fatalf("results %+v", rep.Results)
+	}
+	if tg := mustLoad(t, path).Entries[0]; tg.Counter != 1 || !strings.Contains(tg.LastError, "reading the generator") {
+		t.Errorf("entry after the run: %+v", tg)
+	}
+	if got := s.Received(); len(got) != 0 {
+		t.Errorf("sink received %v", got)
+	}
+}
+
 // TestNothingDue: no harvest, no write.
 func TestNothingDue(t *testing.T) {
 	key := testSigner(t)
