@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/entropyshare/entropyshare/internal/atomicfile"
-	"github.com/entropyshare/entropyshare/keys"
+	"github.com/entropyshare/entropyshare/internal/privfile"
 )
 
 // The seed file carries state from one run to the next: SeedSize bytes of
@@ -36,7 +36,7 @@ func ReadSeedFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("harvest: seed file %s is not a regular file", path)
 	}
 	// The same rule, and the same chmod hint, as for every private key.
-	if err := keys.CheckPrivateFile(f); err != nil {
+	if err := privfile.Check(f); err != nil {
 		return nil, fmt.Errorf("harvest: seed file: %w: %w", ErrSeedPermissions, err)
 	}
 	buf := make([]byte, SeedSize+1)
