@@ -14,6 +14,9 @@ import (
 // buildDir holds the plugins the tests build, once per test binary.
 var buildDir string
 
+// raceEnabled is set by race_test.go in builds with -race.
+var raceEnabled bool
+
 func TestMain(m *testing.M) {
 	d, err := os.MkdirTemp("", "harvest-plugins-")
 	if err != nil {
