@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -32,13 +31,6 @@ func BenchmarkCryptoRand(b *testing.B) {
 	for b.Loop() {
 		rand.Read(buf)
 	}
-}
-
-// BenchmarkGeneratorSerial is BenchmarkGenerator on one processor: the
-// serial path alone, as on the one-core board.
-func BenchmarkGeneratorSerial(b *testing.B) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	BenchmarkGenerator(b)
 }
 
 // BenchmarkGeneratorSmall and BenchmarkCryptoRandSmall compare them on

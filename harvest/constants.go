@@ -61,13 +61,6 @@ const (
 	// maxChunk is how much generator output one key produces before
 	// fast key erasure replaces it, within a single large Read.
 	maxChunk = 1 << 20
-	// parallelSegment is the least output one goroutine writes when a
-	// chunk is shared out across processors (Generator.fill), so chunks of
-	// 2*parallelSegment bytes and more are written in parallel. Measured
-	// on a 2-core VM: waking the second core costs about 100 us, so two
-	// segments break even near 192 KiB and win 1.3x at 256 KiB, 1.6x at
-	// 1 MiB.
-	parallelSegment = 128 << 10
 )
 
 // Assessed min-entropy, in bits per byte sample, of the built-in sources.

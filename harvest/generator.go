@@ -1,7 +1,6 @@
 package harvest
 
 import (
-	"runtime"
 	"sync"
 	"time"
 
@@ -14,10 +13,7 @@ import (
 // ChaCha20 under the current key with a zero nonce, takes the first 32
 // bytes of keystream as the next key, gives the caller the bytes after
 // them, and overwrites the old key: state captured after a Read says
-// nothing about the output already returned. A chunk of 256 KiB or more
-// (2*parallelSegment) is written by up to GOMAXPROCS goroutines at once,
-// each with its own cipher under the chunk's key at its own block
-// counter, erased when done: the same bytes, sooner.
+// nothing about the output already returned.
 type Generator struct {
 	mu  sync.Mutex
 	key [SeedSize]byte
@@ -47,9 +43,7 @@ func (g *Generator) Read(p []byte) (int, error) {
 // zeroBlock is the plaintext the keystream is XORed with; never written.
 var zeroBlock [16 << 10]byte
 
-// fill writes keystream into p, replacing the key before each chunk. A
-// chunk large enough to share is written by several goroutines at once
-// (fillParallel); the bytes are the same either way.
+// fill writes keystream into p, replacing the key before each chunk.
 func (g *Generator) fill(p []byte) {
 	var nonce [chacha20.NonceSize]byte
 	for {
@@ -64,11 +58,7 @@ func (g *Generator) fill(p []byte) {
 		c.XORKeyStream(first[:], zeroBlock[:blockSize])
 		n := min(len(p), maxChunk)
 		k := copy(p[:n], first[SeedSize:])
-		if segs := segments(n); segs > 1 {
-			fillParallel(&g.key, c, p[k:n], segs)
-		} else {
-			xorZeros(c, p[k:n])
-		}
+		xorZeros(c, p[k:n])
 		g.key = [SeedSize]byte(first[:SeedSize])
 		clear(first[:])
 		erase(c)
@@ -88,43 +78,6 @@ func xorZeros(c *chacha20.Cipher, p []byte) {
 		c.XORKeyStream(p[:n], zeroBlock[:n])
 		p = p[n:]
 	}
-}
-
-// segments is how many goroutines share a chunk of n bytes: one per
-// processor, each with at least parallelSegment bytes to write.
-func segments(n int) int {
-	if n < 2*parallelSegment {
-		return 1 // without asking the scheduler: small reads stay cheap
-	}
-	return min(runtime.GOMAXPROCS(0), n/parallelSegment)
-}
-
-// fillParallel writes the keystream of key (zero nonce) from block 1 on
-// into p, split into segs segments of whole blocks. c is the cipher under
-// key, at block 1: it writes the first segment on this goroutine, while
-// segs-1 goroutines write the others, each with a cipher of its own
-// started at its segment's block counter and erased when done. The output
-// is byte for byte what xorZeros(c, p) would write. key must not change,
-// and p must not be touched, until it returns.
-func fillParallel(key *[SeedSize]byte, c *chacha20.Cipher, p []byte, segs int) {
-	blocks := (len(p) + blockSize - 1) / blockSize
-	per := (blocks + segs - 1) / segs * blockSize // bytes per segment
-	var wg sync.WaitGroup
-	for start := per; start < len(p); start += per {
-		wg.Go(func() {
-			var nonce [chacha20.NonceSize]byte
-			w, err := chacha20.NewUnauthenticatedCipher(key[:], nonce[:])
-			if err != nil {
-				panic("harvest: chacha20: " + err.Error()) // sizes are constants
-			}
-			// At most maxChunk/64+1: the counter cannot overflow.
-			w.SetCounter(uint32(1 + start/blockSize))
-			xorZeros(w, p[start:min(len(p), start+per)])
-			erase(w)
-		})
-	}
-	xorZeros(c, p[:min(len(p), per)])
-	wg.Wait()
 }
 
 // testHookErase, when a test sets it, is called with each cipher fill

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -184,7 +182,7 @@ func TestGeneratorAutoReseed(t *testing.T) {
 }
 
 // reference is the construction written the plain way, one cipher per
-// chunk and no goroutines: n bytes of output from key and the key after.
+// chunk: n bytes of output from key and the key after.
 func reference(key [SeedSize]byte, n int) ([]byte, [SeedSize]byte) {
 	var out []byte
 	for {
@@ -196,12 +194,6 @@ func reference(key [SeedSize]byte, n int) ([]byte, [SeedSize]byte) {
 			return out, key
 		}
 	}
-}
-
-// withProcs runs the rest of the test with GOMAXPROCS set to n.
-func withProcs(t *testing.T, n int) {
-	prev := runtime.GOMAXPROCS(n)
-	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 }
 
 // countErased counts the ciphers erase clears for the rest of the test,
@@ -225,94 +217,45 @@ func countErased(t *testing.T) func() int {
 	}
 }
 
-// TestGeneratorParallel: reads large enough to be written by several
-// goroutines give exactly the bytes, and leave exactly the key, of the
-// plain serial construction, at sizes around every boundary and for
-// several processor counts.
-func TestGeneratorParallel(t *testing.T) {
-	const shared = 2 * parallelSegment // the smallest chunk shared out
+// TestGeneratorSizes: reads of sizes around the block and chunk
+// boundaries give exactly the bytes, and leave exactly the key, of the
+// plain construction.
+func TestGeneratorSizes(t *testing.T) {
 	sizes := []int{
-		0, 1, 32, 4096,
-		shared - 1, shared, shared + 1, shared + 31, shared + 32, shared + 33,
-		shared + 63, shared + 64, shared + 65,
-		3*parallelSegment - 1, 3 * parallelSegment, 3*parallelSegment + 17,
-		100_003, 1 << 18, maxChunk - 1, maxChunk, maxChunk + 1,
-		maxChunk + shared - 1, maxChunk + shared, 2*maxChunk + 3*parallelSegment + 7,
+		0, 1, 31, 32, 33, 63, 64, 65, 4096, 100_003,
+		maxChunk - 1, maxChunk, maxChunk + 1, maxChunk + 31, maxChunk + 32, maxChunk + 33,
+		2*maxChunk - 1, 2 * maxChunk, 2*maxChunk + 7,
 	}
-	for _, procs := range []int{1, 2, 3, 4, 7} {
-		t.Run(fmt.Sprintf("procs=%d", procs), func(t *testing.T) {
-			withProcs(t, procs)
-			var key [SeedSize]byte
-			copy(key[:], "parallel and serial must agree..")
-			g := NewGenerator(key)
-			for _, n := range sizes {
-				want, next := reference(g.key, n)
-				got := make([]byte, n)
-				for i := range got {
-					got[i] = 0xa5 // every byte must be written, not left alone
-				}
-				g.Read(got)
-				if !bytes.Equal(got, want) {
-					i := 0
-					for got[i] == want[i] {
-						i++
-					}
-					t.Fatalf("%d bytes: output differs from the serial keystream at byte %d", n, i)
-				}
-				if g.key != next {
-					t.Fatalf("%d bytes: the next key differs from the serial construction's", n)
-				}
-			}
-		})
-	}
-}
-
-// TestFillParallelSegments calls fillParallel with every segment count up
-// to 9 at sizes around block boundaries, and with more segments than
-// blocks, and checks the output against one cipher's keystream and that
-// every segment's cipher is erased.
-func TestFillParallelSegments(t *testing.T) {
-	erased := countErased(t)
 	var key [SeedSize]byte
-	key[7] = 7
-	var nonce [chacha20.NonceSize]byte
-	sizes := []int{0, 1, 63, 64, 65, 127, 128, 129, 191, 192, 193, 1000, 4095, 4096, 4097, 65535, 65536, 65537, 100_001}
-	for segs := 2; segs <= 9; segs++ {
-		for _, n := range sizes {
-			c, _ := chacha20.NewUnauthenticatedCipher(key[:], nonce[:])
-			var first [blockSize]byte
-			c.XORKeyStream(first[:], first[:])
-			got := bytes.Repeat([]byte{0x5a}, n) // every byte must be written
-			before := erased()
-			fillParallel(&key, c, got, segs)
-			if !bytes.Equal(got, keystream(key, blockSize, n)) {
-				t.Fatalf("%d segments, %d bytes: not the keystream", segs, n)
+	copy(key[:], "every size must match the plain.")
+	g := NewGenerator(key)
+	for _, n := range sizes {
+		want, next := reference(g.key, n)
+		got := make([]byte, n)
+		for i := range got {
+			got[i] = 0xa5 // every byte must be written, not left alone
+		}
+		g.Read(got)
+		if !bytes.Equal(got, want) {
+			i := 0
+			for got[i] == want[i] {
+				i++
 			}
-			// One cipher for each segment after the first that has bytes.
-			blocks := (n + blockSize - 1) / blockSize
-			per := (blocks + segs - 1) / segs * blockSize
-			started := 0
-			if n > 0 {
-				started = (n+per-1)/per - 1
-			}
-			if started >= segs {
-				t.Fatalf("%d segments, %d bytes: %d goroutines", segs, n, started)
-			}
-			if got := erased() - before; got != started {
-				t.Fatalf("%d segments, %d bytes: %d ciphers erased, %d started", segs, n, got, started)
-			}
+			t.Fatalf("%d bytes: output differs from the plain keystream at byte %d", n, i)
+		}
+		if g.key != next {
+			t.Fatalf("%d bytes: the next key differs from the plain construction's", n)
 		}
 	}
 }
 
-// TestGeneratorConcurrentLarge: concurrent Reads of every size, small and
-// shared out, never return the same 64-byte block twice (a key or a block
-// counter used twice would). Run it with -race.
+// TestGeneratorConcurrentLarge: concurrent Reads of sizes small and large
+// never return the same 64-byte block twice (a key or a block counter
+// used twice would). Run it with -race.
 func TestGeneratorConcurrentLarge(t *testing.T) {
-	withProcs(t, 4)
 	var k [SeedSize]byte
 	g := NewGenerator(k)
-	sizes := []int{32, 4096, 2*parallelSegment - 1, 2 * parallelSegment, 3*parallelSegment + 64, 200_000}
+	sizes := []int{32, 4096, 256<<10 - 1, 256 << 10, 384<<10 + 64, 200_000}
 	const workers, reads = 4, 12
 	var mu sync.Mutex
 	seen := make(map[[64]byte]bool)
@@ -338,19 +281,18 @@ func TestGeneratorConcurrentLarge(t *testing.T) {
 }
 
 // TestFastKeyErasureLarge is TestFastKeyErasure for a read that spans two
-// chunks, each shared out across goroutines: the captured state cannot
-// give back the output, and every cipher that wrote a segment was erased.
+// chunks: the captured state cannot give back the output, and the cipher
+// of each chunk was erased.
 func TestFastKeyErasureLarge(t *testing.T) {
-	withProcs(t, 4)
 	erased := countErased(t)
 	var k [SeedSize]byte
 	copy(k[:], "another key no attacker ever saw")
 	g := NewGenerator(k)
-	n := maxChunk + 3*parallelSegment + 5
+	n := maxChunk + 384<<10 + 5
 	_, k2 := reference(k, maxChunk) // the second chunk's key
 	returned := read(t, g, n)
-	if want := segments(maxChunk) + segments(n-maxChunk); erased() != want || want < 4 {
-		t.Fatalf("%d ciphers erased, want %d (one per segment)", erased(), want)
+	if erased() != 2 {
+		t.Fatalf("%d ciphers erased, want 2 (one per chunk)", erased())
 	}
 
 	g.mu.Lock()
@@ -366,7 +308,7 @@ func TestFastKeyErasureLarge(t *testing.T) {
 	}
 	// No piece of the output appears in what the captured key makes.
 	ks := keystream(captured, 0, 2*maxChunk)
-	for off := 0; off+32 <= n; off += parallelSegment - 1 {
+	for off := 0; off+32 <= n; off += 128<<10 - 1 {
 		if bytes.Contains(ks, returned[off:off+32]) {
 			t.Fatalf("output at %d appears in the captured key's keystream", off)
 		}
