@@ -57,11 +57,6 @@ type Config struct {
 	WasmCache         string        `json:"wasm_cache,omitempty"`
 	PluginMemoryPages uint32        `json:"plugin_memory_pages,omitempty"`
 	PluginTimeout     time.Duration `json:"plugin_timeout,omitempty"`
-
-	// ReseedInterval, when positive, makes the generator Harvest returns
-	// gather again and reseed on the first Read after each interval (for
-	// long-running processes; a cron run does not need it).
-	ReseedInterval time.Duration `json:"reseed_interval,omitempty"`
 }
 
 // FileConfig is a file or device source.

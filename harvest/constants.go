@@ -22,10 +22,9 @@ const (
 	// blockSize is the ChaCha20 block size (RFC 8439).
 	blockSize = 64
 
-	// Context strings for BLAKE3's derive-key mode ("[application]
-	// [date] [purpose]"). Changing one changes every derived key.
-	seedContext   = "entropyshare 2026-11 harvest seed v1"
-	reseedContext = "entropyshare 2026-11 generator reseed v1"
+	// seedContext is the context string for BLAKE3's derive-key mode
+	// ("[application] [date] [purpose]"). Changing it changes every key.
+	seedContext = "entropyshare 2026-11 harvest seed v1"
 )
 
 // Implementation constants: defaults and limits an operator may change.

@@ -2,10 +2,8 @@ package harvest
 
 import (
 	"sync"
-	"time"
 
 	"golang.org/x/crypto/chacha20"
-	"lukechampine.com/blake3"
 )
 
 // A Generator is a ChaCha20 generator with fast key erasure, safe for
@@ -17,25 +15,18 @@ import (
 type Generator struct {
 	mu  sync.Mutex
 	key [SeedSize]byte
-
-	now       func() time.Time
-	every     time.Duration
-	reseedFn  func() ([]byte, error)
-	last      time.Time
-	reseedErr error
 }
 
 // NewGenerator returns a generator keyed with key. The caller should
 // clear its copy.
 func NewGenerator(key [SeedSize]byte) *Generator {
-	return &Generator{key: key, now: time.Now}
+	return &Generator{key: key}
 }
 
 // Read fills p with generator output. It never fails.
 func (g *Generator) Read(p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.maybeReseed()
 	g.fill(p)
 	return len(p), nil
 }
@@ -91,55 +82,4 @@ func erase(c *chacha20.Cipher) {
 	if testHookErase != nil {
 		testHookErase(*c)
 	}
-}
-
-// Reseed mixes material into the state: the new key is the BLAKE3
-// derive-key (under reseedContext) of 32 bytes of generator output
-// followed by material. Old and new entropy both count; neither can be
-// undone by bad material.
-func (g *Generator) Reseed(material []byte) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.reseed(material)
-}
-
-func (g *Generator) reseed(material []byte) {
-	buf := make([]byte, SeedSize, SeedSize+len(material))
-	g.fill(buf)
-	buf = append(buf, material...)
-	blake3.DeriveKey(g.key[:], reseedContext, buf)
-	clear(buf)
-	g.last = g.now()
-}
-
-// SetAutoReseed makes the first Read after every interval call fn and
-// reseed with what it returns. When fn fails the generator keeps its
-// state (still sound: it was seeded) and LastReseedError reports why.
-// every <= 0 or fn nil turns automatic reseeding off.
-func (g *Generator) SetAutoReseed(every time.Duration, fn func() ([]byte, error)) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.every, g.reseedFn = every, fn
-	g.last = g.now()
-}
-
-// LastReseedError returns the error of the last automatic reseed, or nil.
-func (g *Generator) LastReseedError() error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.reseedErr
-}
-
-func (g *Generator) maybeReseed() {
-	if g.reseedFn == nil || g.every <= 0 || g.now().Sub(g.last) < g.every {
-		return
-	}
-	material, err := g.reseedFn()
-	g.reseedErr = err
-	if err != nil {
-		g.last = g.now() // try again after another interval, not on every Read
-		return
-	}
-	g.reseed(material)
-	clear(material)
 }

@@ -3,10 +3,8 @@ package harvest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/chacha20"
 )
@@ -76,17 +74,6 @@ func TestGeneratorsDiffer(t *testing.T) {
 	}
 }
 
-func TestGeneratorReseed(t *testing.T) {
-	var k [SeedSize]byte
-	g1, g2, g3 := NewGenerator(k), NewGenerator(k), NewGenerator(k)
-	g2.Reseed([]byte("new material"))
-	g3.Reseed(nil)
-	o1, o2, o3 := read(t, g1, 64), read(t, g2, 64), read(t, g3, 64)
-	if bytes.Equal(o1, o2) || bytes.Equal(o1, o3) || bytes.Equal(o2, o3) {
-		t.Fatal("reseeding did not change the output")
-	}
-}
-
 // TestFastKeyErasure: state captured after a read cannot give back what
 // was read; it gives what comes next.
 func TestFastKeyErasure(t *testing.T) {
@@ -140,44 +127,6 @@ func TestGeneratorConcurrent(t *testing.T) {
 	wg.Wait()
 	if len(seen) != workers*reads {
 		t.Fatalf("%d distinct reads, want %d", len(seen), workers*reads)
-	}
-}
-
-func TestGeneratorAutoReseed(t *testing.T) {
-	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-	var k [SeedSize]byte
-	g := NewGenerator(k)
-	g.now = func() time.Time { return now }
-	calls := 0
-	fail := false
-	g.SetAutoReseed(time.Hour, func() ([]byte, error) {
-		calls++
-		if fail {
-			return nil, errors.New("no sources")
-		}
-		return []byte("fresh"), nil
-	})
-	ref := NewGenerator(k)
-	if !bytes.Equal(read(t, g, 32), read(t, ref, 32)) || calls != 0 {
-		t.Fatal("reseeded before the interval")
-	}
-	now = now.Add(time.Hour)
-	if bytes.Equal(read(t, g, 32), read(t, ref, 32)) || calls != 1 {
-		t.Fatalf("no reseed after the interval (%d calls)", calls)
-	}
-	read(t, g, 32)
-	if calls != 1 {
-		t.Fatal("reseeded twice in one interval")
-	}
-	fail = true
-	now = now.Add(2 * time.Hour)
-	read(t, g, 32)
-	if calls != 2 || g.LastReseedError() == nil {
-		t.Fatal("a failed reseed was not recorded")
-	}
-	read(t, g, 32)
-	if calls != 2 {
-		t.Fatal("a failed reseed is retried on every read")
 	}
 }
 

@@ -15,7 +15,7 @@ package harvest
 //	    the gathering and health testing alone, for `entropy-source sources`.
 //	Report.WriteTable(w)
 //	    the aligned table that command prints.
-//	Generator: io.Reader, Reseed, SetAutoReseed; NewGenerator(key).
+//	Generator: io.Reader; NewGenerator(key).
 //	Config.AddFlags(fs), ReadSeedFile, WriteSeedFile, OpenWasmCache.
 //	RCTCutoff, APTCutoff, NewHealthTest, CheckHealth: the health tests.
 
@@ -73,11 +73,11 @@ func (h *Harvester) now() time.Time {
 // gathered. Sources that are unavailable, fail or fail their health tests
 // are reported and left out; they never stop the run.
 func (h *Harvester) Harvest(ctx context.Context, seedPath string) (*Generator, *Report, error) {
-	cfg, err := h.Config.resolved()
-	if err != nil {
+	if _, err := h.Config.resolved(); err != nil {
 		return nil, nil, err
 	}
 	var prev []byte
+	var err error
 	seedState := "none"
 	if seedPath != "" {
 		if prev, err = ReadSeedFile(seedPath); err != nil {
@@ -109,28 +109,12 @@ func (h *Harvester) Harvest(ctx context.Context, seedPath string) (*Generator, *
 	key := mixKey(all)
 	g := NewGenerator(key)
 	clear(key[:])
-	g.now = h.now
 
 	if seedPath != "" {
 		if err := WriteSeedFile(seedPath, g); err != nil {
 			return nil, rep, err
 		}
 		rep.Seed = "rewritten"
-	}
-	if cfg.ReseedInterval > 0 {
-		g.SetAutoReseed(cfg.ReseedInterval, func() ([]byte, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.SourceTimeout)
-			defer cancel()
-			_, recs, err := h.gather(ctx)
-			if err != nil {
-				return nil, err
-			}
-			b := encodeRecords(recs)
-			for _, r := range recs {
-				clear(r.data)
-			}
-			return b, nil
-		})
 	}
 	return g, rep, nil
 }
