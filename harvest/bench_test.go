@@ -100,7 +100,7 @@ func benchPlugin(b *testing.B, src string, cached bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p := &pluginSource{name: "p", cfg: PluginConfig{Path: wasm}, pages: DefaultPluginMemoryPages, timeout: time.Minute, cache: c}
+		p := &pluginSource{name: "p", path: wasm, n: DefaultPluginBytes, pages: DefaultPluginMemoryPages, timeout: time.Minute, cache: c}
 		if _, err := p.Read(context.Background()); err != nil {
 			b.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func benchPlugin(b *testing.B, src string, cached bool) {
 		if cached {
 			c, _ = OpenWasmCache(dir)
 		}
-		p := &pluginSource{name: "p", cfg: PluginConfig{Path: wasm}, pages: DefaultPluginMemoryPages, timeout: time.Minute, cache: c}
+		p := &pluginSource{name: "p", path: wasm, n: DefaultPluginBytes, pages: DefaultPluginMemoryPages, timeout: time.Minute, cache: c}
 		if _, err := p.Read(context.Background()); err != nil {
 			b.Fatal(err)
 		}

@@ -16,7 +16,7 @@ package harvest
 //	Report.WriteTable(w)
 //	    the aligned table that command prints.
 //	Generator: io.Reader; NewGenerator(key).
-//	Config.AddFlags(fs), ReadSeedFile, WriteSeedFile, OpenWasmCache.
+//	ReadSeedFile, WriteSeedFile, OpenWasmCache.
 //	RCTCutoff, APTCutoff, NewHealthTest, CheckHealth: the health tests.
 
 import (
@@ -207,7 +207,7 @@ func (h *Harvester) gatherOne(ctx context.Context, cfg Config, sp sourceSpec) (S
 	// not loosen them. Nothing of the source is used before its first
 	// StartupSamples samples pass (the start-up test); r.Data is the
 	// first of them.
-	ht, err := NewHealthTest(assessed, cfg.AlphaLog2)
+	ht, err := NewHealthTest(assessed, DefaultAlphaLog2)
 	if err == nil {
 		err = startupTest(sctx, sp.src, ht, r.Data)
 		sr.TestedSamples = ht.n

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/spf13/pflag"
 )
 
 func randBytes(n int) []byte {
@@ -133,7 +131,7 @@ func TestCredit(t *testing.T) {
 		Config: Config{
 			MinBits: 1,
 			Credit:  map[string]float64{"lowered": 2, "raised": 8, "file:noise": 3},
-			Files:   []FileConfig{{Path: file}},
+			Files:   []string{file},
 		},
 		Sources: []Source{
 			fakeSource{name: "lowered", data: randBytes(100), bits: 6},
@@ -188,23 +186,15 @@ func TestSeedFileErrors(t *testing.T) {
 	}
 }
 
-func TestAddFlags(t *testing.T) {
-	var c Config
-	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	c.AddFlags(fs)
-	err := fs.Parse([]string{
-		"--plugin", "a.wasm", "--plugin", "b.wasm",
-		"--source-file", "/dev/video0", "--source-command", "arecord -f S16_LE -d 1 -t raw",
-		"--credit", "plugin:a=2", "--credit", "kernel=4",
-		"--min-bits", "512", "--no-jitter", "--sources", "kernel,hwrng", "--wasm-cache", "off",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(c.Plugins) != 2 || c.Plugins[1].Path != "b.wasm" || c.Files[0].Path != "/dev/video0" ||
-		c.Commands[0].Command != "arecord -f S16_LE -d 1 -t raw" || c.Credit["plugin:a"] != 2 || c.Credit["kernel"] != 4 ||
-		c.MinBits != 512 || !c.NoJitter || strings.Join(c.Sources, ",") != "kernel,hwrng" || c.WasmCache != "off" {
-		t.Fatalf("%+v", c)
+// TestBuildSources: the sources a Config names, in order, with the names
+// files, commands and plugins are given; and an unknown source refused.
+func TestBuildSources(t *testing.T) {
+	c := Config{
+		Plugins:  []string{"a.wasm", "b.wasm"},
+		Files:    []string{"/dev/video0"},
+		Commands: []string{"arecord -f S16_LE -d 1 -t raw"},
+		NoJitter: true,
+		Sources:  []string{"kernel", "hwrng"},
 	}
 	specs := c.buildSources(nil)
 	var names []string
@@ -213,12 +203,6 @@ func TestAddFlags(t *testing.T) {
 	}
 	if got := strings.Join(names, ","); got != "kernel,hwrng,file:video0,command:arecord,plugin:a,plugin:b" {
 		t.Fatalf("sources %s", got)
-	}
-	var d Config
-	fs = pflag.NewFlagSet("t", pflag.ContinueOnError)
-	d.AddFlags(fs)
-	if d.MinBits != DefaultMinBits || fs.Parse([]string{"--credit", "x=9"}) == nil || fs.Parse([]string{"--credit", "x"}) == nil {
-		t.Fatal("defaults or credit parsing")
 	}
 	if _, err := (Config{Sources: []string{"nope"}}).resolved(); !errors.Is(err, ErrConfig) {
 		t.Fatalf("unknown source: %v", err)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -89,6 +91,10 @@ func buildPlugin(tb testing.TB, src string) string {
 		tb.Fatal(b.err)
 	}
 	return b.out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // fakeSource returns fixed data at a fixed assessment. Asked for more

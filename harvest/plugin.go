@@ -24,9 +24,8 @@ import (
 // as the environment variable ENTROPY_BYTES, writes exactly that many
 // bytes to standard output (fd 1) and exits 0.
 //
-// The sandbox: no files, no network, no environment beyond ENTROPY_BYTES
-// unless configured (PluginConfig.Dirs, Env); memory capped at
-// PluginMemoryPages; time capped by a context deadline that closes the
+// The sandbox: no files, no network, no environment beyond ENTROPY_BYTES;
+// memory capped at Config.PluginMemoryPages; time capped by a context deadline that closes the
 // module (WithCloseOnContextDone); standard output capped at the bytes
 // asked for, and a plugin that writes more is stopped and excluded. Its
 // random_get is crypto/rand and its clocks are the real ones (wazero's
@@ -34,7 +33,9 @@ import (
 // operator assesses it.
 type pluginSource struct {
 	name    string
-	cfg     PluginConfig
+	path    string
+	n       int     // bytes asked for
+	bits    float64 // the operator's assessment per byte
 	pages   uint32
 	timeout time.Duration
 	cache   wasmCache // nil: compile every time
@@ -47,24 +48,21 @@ func (s *pluginSource) Name() string { return s.name }
 
 func (s *pluginSource) withSamples(n int) Source {
 	p := *s
-	p.cfg.Bytes = n
+	p.n = n
 	return &p
 }
 
 func (s *pluginSource) Read(ctx context.Context) (Reading, error) {
-	wasm, err := readWasm(s.cfg.Path)
+	wasm, err := readWasm(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return Reading{}, unavailable(s.name, "no %s", s.cfg.Path)
+		return Reading{}, unavailable(s.name, "no %s", s.path)
 	case errors.Is(err, fs.ErrPermission):
-		return Reading{}, unavailable(s.name, "permission denied reading %s", s.cfg.Path)
+		return Reading{}, unavailable(s.name, "permission denied reading %s", s.path)
 	case err != nil:
 		return Reading{}, fmt.Errorf("harvest: %s: %w", s.name, err)
 	}
-	n := s.cfg.Bytes
-	if n <= 0 {
-		n = DefaultPluginBytes
-	}
+	n := s.n
 	rc := wazero.NewRuntimeConfig(). // picks the compiler where it is supported, else the interpreter
 						WithMemoryLimitPages(s.pages).
 						WithCloseOnContextDone(true)
@@ -106,16 +104,6 @@ func (s *pluginSource) Read(ctx context.Context) (Reading, error) {
 		WithSysNanotime().
 		WithSysNanosleep().
 		WithStartFunctions() // _start is called below, so memory can be inspected after a failure
-	for _, k := range sortedKeys(s.cfg.Env) {
-		mc = mc.WithEnv(k, s.cfg.Env[k])
-	}
-	if len(s.cfg.Dirs) > 0 {
-		fsc := wazero.NewFSConfig()
-		for _, d := range s.cfg.Dirs {
-			fsc = fsc.WithReadOnlyDirMount(d, d)
-		}
-		mc = mc.WithFSConfig(fsc)
-	}
 	t1 := time.Now()
 	mod, err := r.InstantiateModule(ctx, compiled, mc)
 	if err != nil {
@@ -130,7 +118,7 @@ func (s *pluginSource) Read(ctx context.Context) (Reading, error) {
 		return Reading{}, pluginErr(s.name, ErrPluginShort, "wrote %d of %d bytes", len(stdout.buf), n)
 	}
 	note := fmt.Sprintf("compile %s, run %s", compileTime.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
-	return Reading{Data: stdout.buf, BitsPerSample: s.cfg.Credit, Note: note}, nil
+	return Reading{Data: stdout.buf, BitsPerSample: s.bits, Note: note}, nil
 }
 
 // memory is what classify needs of api.Memory.

@@ -12,7 +12,7 @@ import (
 func TestPluginGood(t *testing.T) {
 	for _, src := range []string{"../plugins/tiny/tiny.wat", "../plugins/gojitter"} {
 		wasm := buildPlugin(t, src)
-		p := &pluginSource{name: "p", cfg: PluginConfig{Path: wasm, Bytes: 200, Credit: 2}, pages: DefaultPluginMemoryPages, timeout: 10 * time.Second}
+		p := &pluginSource{name: "p", path: wasm, n: 200, bits: 2, pages: DefaultPluginMemoryPages, timeout: 10 * time.Second}
 		r, err := p.Read(context.Background())
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
@@ -51,11 +51,17 @@ func TestPluginsContained(t *testing.T) {
 		WasmCache:         filepath.Join(t.TempDir(), "cache"),
 		PluginTimeout:     limit,
 		PluginMemoryPages: 128, // 8 MiB: enough for Go's 38 pages
-		Credit:            map[string]float64{"plugin:good": 8},
-		Plugins:           []PluginConfig{{Name: "plugin:good", Path: good}},
+		Plugins:           []string{good},
 	}
-	for _, name := range sortedKeys(bad) {
-		cfg.Plugins = append(cfg.Plugins, PluginConfig{Name: name, Path: buildPlugin(t, bad[name].src)})
+	// A plugin is named after its file: plugin:tiny-1f for tiny-1f.wasm.
+	nameOf := func(path string) string { return "plugin:" + strings.TrimSuffix(filepath.Base(path), ".wasm") }
+	goodName := nameOf(good)
+	cfg.Credit = map[string]float64{goodName: 8}
+	which := map[string]string{} // plugin name -> key in bad
+	for _, k := range sortedKeys(bad) {
+		path := buildPlugin(t, bad[k].src)
+		cfg.Plugins = append(cfg.Plugins, path)
+		which[nameOf(path)] = k
 	}
 	start := time.Now()
 	g, rep, err := Harvest(context.Background(), cfg, "")
@@ -71,13 +77,13 @@ func TestPluginsContained(t *testing.T) {
 	rep.WriteTable(&tbl)
 	t.Log("\n" + tbl.String())
 	for _, s := range rep.Sources {
-		if s.Name == "plugin:good" {
+		if s.Name == goodName {
 			if s.Err != nil || s.CreditedBits != 8*DefaultPluginBytes {
 				t.Errorf("good plugin: %v, %g bits", s.Err, s.CreditedBits)
 			}
 			continue
 		}
-		want, ok := bad[s.Name]
+		want, ok := bad[which[s.Name]]
 		if !ok {
 			continue
 		}
@@ -87,7 +93,7 @@ func TestPluginsContained(t *testing.T) {
 		if s.CreditedBits != 0 || !s.Available {
 			t.Errorf("%s: credited %g, available %v", s.Name, s.CreditedBits, s.Available)
 		}
-		delete(bad, s.Name)
+		delete(bad, which[s.Name])
 	}
 	if len(bad) > 0 {
 		t.Errorf("not reported: %v", sortedKeys(bad))
@@ -99,15 +105,15 @@ func TestPluginsContained(t *testing.T) {
 func TestPluginShortAndMissing(t *testing.T) {
 	tiny := buildPlugin(t, "../plugins/tiny/tiny.wat")
 	// tiny refuses counts over 65536 with status 2.
-	p := &pluginSource{name: "p", cfg: PluginConfig{Path: tiny, Bytes: 70000}, pages: 16, timeout: 5 * time.Second}
+	p := &pluginSource{name: "p", path: tiny, n: 70000, pages: 16, timeout: 5 * time.Second}
 	if _, err := p.Read(context.Background()); !errors.Is(err, ErrPluginExit) {
 		t.Errorf("too many bytes: %v", err)
 	}
-	p.cfg.Path = filepath.Join(t.TempDir(), "none.wasm")
+	p.path = filepath.Join(t.TempDir(), "none.wasm")
 	if _, err := p.Read(context.Background()); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("missing: %v", err)
 	}
-	p.cfg.Path = "testdata/README.md"
+	p.path = "testdata/README.md"
 	if _, err := p.Read(context.Background()); err == nil || !strings.Contains(err.Error(), "not a valid WebAssembly module") {
 		t.Errorf("not wasm: %v", err)
 	}

@@ -17,44 +17,44 @@ const (
 
 // A Report says what one harvest did, source by source.
 type Report struct {
-	Sources []SourceReport `json:"sources"`
+	Sources []SourceReport
 	// CreditedBits is the sum of the healthy sources' credited bits.
-	CreditedBits float64 `json:"credited_bits"`
-	MinBits      int     `json:"min_bits"`
+	CreditedBits float64
+	MinBits      int
 	// Seed says what became of the seed file: "none" (no path),
 	// "new" (none yet), "mixed" (read and mixed), "rewritten".
-	Seed  string        `json:"seed"`
-	Notes []string      `json:"notes,omitempty"`
-	Took  time.Duration `json:"took_ns"`
+	Seed  string
+	Notes []string
+	Took  time.Duration
 }
 
 // A SourceReport is one source's line in a Report.
 type SourceReport struct {
-	Name      string `json:"name"`
-	Available bool   `json:"available"`
+	Name      string
+	Available bool
 	// Reason says why the source is unavailable.
-	Reason string `json:"reason,omitempty"`
-	Bytes  int    `json:"bytes"`
+	Reason string
+	Bytes  int
 	// Health is HealthPass, HealthFail, HealthUntested or HealthNone;
 	// HealthTest names the failed test ("RCT" or "APT"). Startup says the
 	// failure came in the start-up test (within the first StartupSamples
 	// samples, or too few samples to finish it).
-	Health     string `json:"health"`
-	HealthTest string `json:"health_test,omitempty"`
-	Startup    bool   `json:"startup,omitempty"`
+	Health     string
+	HealthTest string
+	Startup    bool
 	// TestedSamples is how many samples the health tests saw: Bytes, and
 	// the samples read only for the start-up test (tested, then wiped).
-	TestedSamples int `json:"tested_samples,omitempty"`
+	TestedSamples int
 	// BitsPerByte is the assessed min-entropy per byte; CreditedBits is
 	// what this run counted (0 when excluded).
-	BitsPerByte  float64       `json:"bits_per_byte"`
-	CreditedBits float64       `json:"credited_bits"`
-	Took         time.Duration `json:"took_ns"`
-	Note         string        `json:"note,omitempty"`
+	BitsPerByte  float64
+	CreditedBits float64
+	Took         time.Duration
+	Note         string
 	// Error is why an available source was excluded: a health failure or
 	// a read error. Err is the same as an error value.
-	Error string `json:"error,omitempty"`
-	Err   error  `json:"-"`
+	Error string
+	Err   error
 }
 
 // Excluded reports whether the source gave nothing to this run.

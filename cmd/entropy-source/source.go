@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/entropyshare/entropyshare/harvest"
 	"github.com/entropyshare/entropyshare/internal/cli"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/packet"
@@ -34,7 +35,6 @@ Exit status:
 // env is what tests replace.
 type env struct {
 	stopContext func() (context.Context, context.CancelFunc)
-	entropy     backend
 }
 
 func defaultEnv() env {
@@ -42,7 +42,6 @@ func defaultEnv() env {
 		stopContext: func() (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		},
-		entropy: newHarvestBackend(),
 	}
 }
 
@@ -51,6 +50,7 @@ func newCommand(e env) *cobra.Command {
 		keyPath, targetsPath, seedPath string
 		verbose, daemon                bool
 		cfg                            source.Config
+		hcfg                           harvest.Config
 	)
 	cmd := &cobra.Command{
 		Use:   "entropy-source [-k signer.key] [-t targets.json] [-s seed] [-v] [--daemon]",
@@ -90,7 +90,7 @@ The signer key must not be readable by group or others.
 			}
 			cfg.Targets = targetsPath
 			cfg.Signer = key
-			cfg.Harvest = e.entropy.Harvester(seedPath)
+			cfg.Harvest = harvester(&hcfg, seedPath)
 			ctx, stop := e.stopContext()
 			defer stop()
 			if daemon {
@@ -115,8 +115,8 @@ The signer key must not be readable by group or others.
 	f.DurationVar(&cfg.IOTimeout, "timeout", source.DefaultIOTimeout, "time to send a packet and read the sink's reply")
 	f.DurationVar(&cfg.LockWait, "lock-wait", source.DefaultLockWait, "time to wait for another run's lock on the targets file")
 	cmd.PersistentFlags().StringVarP(&seedPath, "seed", "s", "", "seed file the generator reads and rewrites")
-	e.entropy.AddFlags(cmd.PersistentFlags())
-	cmd.AddCommand(harvestCommand(e, &seedPath), sourcesCommand(e, &seedPath))
+	addHarvestFlags(cmd.PersistentFlags(), &hcfg)
+	cmd.AddCommand(harvestCommand(e, &hcfg, &seedPath), sourcesCommand(e, &hcfg, &seedPath))
 	return cmd
 }
 
@@ -200,7 +200,7 @@ func printReport(w io.Writer, rep *source.Report) {
 	}
 }
 
-func harvestCommand(e env, seedPath *string) *cobra.Command {
+func harvestCommand(e env, hcfg *harvest.Config, seedPath *string) *cobra.Command {
 	var (
 		n     int
 		asHex bool
@@ -221,7 +221,7 @@ generator, and writes BYTES of its output to stdout (raw, or hex with --hex).
 			}
 			ctx, stop := e.stopContext()
 			defer stop()
-			gen, err := e.entropy.Harvester(*seedPath)(ctx)
+			gen, err := harvester(hcfg, *seedPath)(ctx)
 			if err != nil {
 				if errors.Is(err, source.ErrInsufficient) {
 					return cli.Exit(exitInsufficient, err)
@@ -246,12 +246,13 @@ generator, and writes BYTES of its output to stdout (raw, or hex with --hex).
 	return cmd
 }
 
-func sourcesCommand(e env, seedPath *string) *cobra.Command {
+func sourcesCommand(e env, hcfg *harvest.Config, seedPath *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "sources",
 		Short: "Harvest once and print the table of entropy sources and their health",
 		Long: `sources runs the harvest a run would and prints, for every entropy source,
-what it gave and whether its health tests passed.
+what it gave and whether its health tests passed. Like a run, it reads and
+rewrites the seed file given with -s.
 ` + exitCodes,
 		Example: `  entropy-source sources
   entropy-source sources -s /var/lib/entropyshare/seed`,
@@ -259,8 +260,15 @@ what it gave and whether its health tests passed.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := e.stopContext()
 			defer stop()
-			err := e.entropy.Report(ctx, *seedPath, cmd.OutOrStdout())
-			if errors.Is(err, source.ErrInsufficient) {
+			// The harvest a run would make, seed file included: the
+			// generator is dropped, the report printed.
+			_, rep, err := harvest.Harvest(ctx, *hcfg, *seedPath)
+			if rep != nil {
+				if werr := rep.WriteTable(cmd.OutOrStdout()); werr != nil {
+					return werr
+				}
+			}
+			if errors.Is(err, harvest.ErrInsufficient) {
 				return cli.Exit(exitInsufficient, err)
 			}
 			return err
