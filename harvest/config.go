@@ -57,13 +57,13 @@ func (c Config) resolved() (Config, error) {
 		c.MinBits = DefaultMinBits
 	}
 	if c.SourceTimeout <= 0 {
-		c.SourceTimeout = DefaultSourceTimeout
+		c.SourceTimeout = defaultSourceTimeout
 	}
 	if c.PluginMemoryPages == 0 {
-		c.PluginMemoryPages = DefaultPluginMemoryPages
+		c.PluginMemoryPages = defaultPluginMemoryPages
 	}
 	if c.PluginTimeout <= 0 {
-		c.PluginTimeout = DefaultPluginTimeout
+		c.PluginTimeout = defaultPluginTimeout
 	}
 	for _, s := range c.Sources {
 		if !slices.Contains(BuiltinSources, s) {
@@ -80,7 +80,7 @@ func (c Config) resolved() (Config, error) {
 
 // sourceSpec is a source with the rules for crediting it.
 type sourceSpec struct {
-	src     Source
+	src     entropySource
 	builtin bool    // the source assesses itself; Credit can only lower it
 	credit  float64 // operator's bits per byte, or -1 for none
 }
@@ -94,20 +94,20 @@ func (c Config) buildSources(cache wasmCache) []sourceSpec {
 		return len(c.Sources) == 0 || slices.Contains(c.Sources, name)
 	}
 	var specs []sourceSpec
-	add := func(s Source, builtin bool) {
+	add := func(s entropySource, builtin bool) {
 		specs = append(specs, sourceSpec{src: s, builtin: builtin, credit: creditFor(c, s.Name())})
 	}
 	if want("kernel") {
-		add(kernelSource{n: DefaultKernelBytes}, true)
+		add(kernelSource{n: kernelBytes}, true)
 	}
 	if want("jitter") {
-		add(jitterSource{samples: DefaultJitterSamples}, true)
+		add(jitterSource{samples: jitterSamples}, true)
 	}
 	if want("hwrng") {
-		add(hwrngSource{path: DefaultHWRNGPath, n: DefaultHWRNGBytes}, true)
+		add(hwrngSource{path: hwrngPath, n: hwrngBytes}, true)
 	}
 	if want("adc") {
-		add(adcSource{root: "/", samples: DefaultADCSamples, detect: true}, true)
+		add(adcSource{root: "/", samples: adcSamples, detect: true}, true)
 	}
 	if want("thermal") {
 		add(thermalSource{root: "/", reads: 4}, true)
@@ -120,7 +120,7 @@ func (c Config) buildSources(cache wasmCache) []sourceSpec {
 func (c Config) externalSources(cache wasmCache) []sourceSpec {
 	var specs []sourceSpec
 	credit := func(name string) float64 { return creditFor(c, name) }
-	add := func(s Source) {
+	add := func(s entropySource) {
 		specs = append(specs, sourceSpec{src: s, builtin: false, credit: credit(s.Name())})
 	}
 	names := map[string]int{}
@@ -133,16 +133,16 @@ func (c Config) externalSources(cache wasmCache) []sourceSpec {
 	}
 	for _, path := range c.Files {
 		name := unique("file:" + filepath.Base(path))
-		add(fileSource{name: name, path: path, n: DefaultFileBytes, bits: max(credit(name), 0)})
+		add(fileSource{name: name, path: path, n: fileBytes, bits: max(credit(name), 0)})
 	}
 	for _, line := range c.Commands {
 		first, _, _ := strings.Cut(strings.TrimSpace(line), " ")
 		name := unique("command:" + filepath.Base(first))
-		add(commandSource{name: name, line: line, n: DefaultCommandBytes, bits: max(credit(name), 0)})
+		add(commandSource{name: name, line: line, n: commandBytes, bits: max(credit(name), 0)})
 	}
 	for _, path := range c.Plugins {
 		name := unique("plugin:" + strings.TrimSuffix(filepath.Base(path), ".wasm"))
-		add(&pluginSource{name: name, path: path, n: DefaultPluginBytes, bits: max(credit(name), 0),
+		add(&pluginSource{name: name, path: path, n: pluginBytes, bits: max(credit(name), 0),
 			pages: c.PluginMemoryPages, timeout: c.PluginTimeout, cache: cache})
 	}
 	return specs

@@ -14,12 +14,12 @@ import (
 // nothing about the output already returned.
 type Generator struct {
 	mu  sync.Mutex
-	key [SeedSize]byte
+	key [seedSize]byte
 }
 
-// NewGenerator returns a generator keyed with key. The caller should
+// newGenerator returns a generator keyed with key. The caller should
 // clear its copy.
-func NewGenerator(key [SeedSize]byte) *Generator {
+func newGenerator(key [seedSize]byte) *Generator {
 	return &Generator{key: key}
 }
 
@@ -48,9 +48,9 @@ func (g *Generator) fill(p []byte) {
 		var first [blockSize]byte
 		c.XORKeyStream(first[:], zeroBlock[:blockSize])
 		n := min(len(p), maxChunk)
-		k := copy(p[:n], first[SeedSize:])
+		k := copy(p[:n], first[seedSize:])
 		xorZeros(c, p[k:n])
-		g.key = [SeedSize]byte(first[:SeedSize])
+		g.key = [seedSize]byte(first[:seedSize])
 		clear(first[:])
 		erase(c)
 		p = p[n:]

@@ -10,7 +10,7 @@ import (
 )
 
 // keystream is ChaCha20 under key with a zero nonce, bytes [off, off+n).
-func keystream(key [SeedSize]byte, off, n int) []byte {
+func keystream(key [seedSize]byte, off, n int) []byte {
 	c, _ := chacha20.NewUnauthenticatedCipher(key[:], make([]byte, chacha20.NonceSize))
 	buf := make([]byte, off+n)
 	c.XORKeyStream(buf, buf)
@@ -30,20 +30,20 @@ func read(t testing.TB, g *Generator, n int) []byte {
 // keystream after the first 32 bytes, which become the next key; large
 // reads rekey every maxChunk.
 func TestGeneratorConstruction(t *testing.T) {
-	var k [SeedSize]byte
+	var k [seedSize]byte
 	k[0] = 1
-	g := NewGenerator(k)
+	g := newGenerator(k)
 	out := read(t, g, 100)
 	if !bytes.Equal(out, keystream(k, 32, 100)) {
 		t.Fatal("output is not the keystream after the next key")
 	}
-	var next [SeedSize]byte
+	var next [seedSize]byte
 	copy(next[:], keystream(k, 0, 32))
 	if g.key != next {
 		t.Fatal("the next key is not the first 32 keystream bytes")
 	}
 	big := read(t, g, maxChunk+100)
-	var k2 [SeedSize]byte
+	var k2 [seedSize]byte
 	copy(k2[:], keystream(next, 0, 32))
 	if !bytes.Equal(big[:maxChunk], keystream(next, 32, maxChunk)) || !bytes.Equal(big[maxChunk:], keystream(k2, 32, 100)) {
 		t.Fatal("a large read does not rekey at maxChunk")
@@ -54,9 +54,9 @@ func TestGeneratorConstruction(t *testing.T) {
 }
 
 func TestGeneratorsDiffer(t *testing.T) {
-	var a, b [SeedSize]byte
+	var a, b [seedSize]byte
 	b[31] = 0x80 // one bit apart
-	if bytes.Equal(read(t, NewGenerator(a), 64), read(t, NewGenerator(b), 64)) {
+	if bytes.Equal(read(t, newGenerator(a), 64), read(t, newGenerator(b), 64)) {
 		t.Fatal("generators with different keys agree")
 	}
 	// Two real harvests, same configuration, no seed file.
@@ -77,9 +77,9 @@ func TestGeneratorsDiffer(t *testing.T) {
 // TestFastKeyErasure: state captured after a read cannot give back what
 // was read; it gives what comes next.
 func TestFastKeyErasure(t *testing.T) {
-	var k [SeedSize]byte
+	var k [seedSize]byte
 	copy(k[:], "a key that an attacker never saw")
-	g := NewGenerator(k)
+	g := newGenerator(k)
 	returned := read(t, g, 4096)
 
 	g.mu.Lock()
@@ -88,7 +88,7 @@ func TestFastKeyErasure(t *testing.T) {
 	if captured == k {
 		t.Fatal("the key was not replaced")
 	}
-	clone := NewGenerator(captured)
+	clone := newGenerator(captured)
 	fromCapture := read(t, clone, 4096)
 	if bytes.Equal(fromCapture, returned) {
 		t.Fatal("the captured state regenerates earlier output")
@@ -104,8 +104,8 @@ func TestFastKeyErasure(t *testing.T) {
 }
 
 func TestGeneratorConcurrent(t *testing.T) {
-	var k [SeedSize]byte
-	g := NewGenerator(k)
+	var k [seedSize]byte
+	g := newGenerator(k)
 	const workers, reads = 8, 200
 	var mu sync.Mutex
 	seen := make(map[[32]byte]bool)
@@ -132,13 +132,13 @@ func TestGeneratorConcurrent(t *testing.T) {
 
 // reference is the construction written the plain way, one cipher per
 // chunk: n bytes of output from key and the key after.
-func reference(key [SeedSize]byte, n int) ([]byte, [SeedSize]byte) {
+func reference(key [seedSize]byte, n int) ([]byte, [seedSize]byte) {
 	var out []byte
 	for {
 		k := min(n, maxChunk)
-		ks := keystream(key, 0, SeedSize+k)
-		out = append(out, ks[SeedSize:]...)
-		copy(key[:], ks[:SeedSize])
+		ks := keystream(key, 0, seedSize+k)
+		out = append(out, ks[seedSize:]...)
+		copy(key[:], ks[:seedSize])
 		if n -= k; n == 0 {
 			return out, key
 		}
@@ -175,9 +175,9 @@ func TestGeneratorSizes(t *testing.T) {
 		maxChunk - 1, maxChunk, maxChunk + 1, maxChunk + 31, maxChunk + 32, maxChunk + 33,
 		2*maxChunk - 1, 2 * maxChunk, 2*maxChunk + 7,
 	}
-	var key [SeedSize]byte
+	var key [seedSize]byte
 	copy(key[:], "every size must match the plain.")
-	g := NewGenerator(key)
+	g := newGenerator(key)
 	for _, n := range sizes {
 		want, next := reference(g.key, n)
 		got := make([]byte, n)
@@ -202,8 +202,8 @@ func TestGeneratorSizes(t *testing.T) {
 // never return the same 64-byte block twice (a key or a block counter
 // used twice would). Run it with -race.
 func TestGeneratorConcurrentLarge(t *testing.T) {
-	var k [SeedSize]byte
-	g := NewGenerator(k)
+	var k [seedSize]byte
+	g := newGenerator(k)
 	sizes := []int{32, 4096, 256<<10 - 1, 256 << 10, 384<<10 + 64, 200_000}
 	const workers, reads = 4, 12
 	var mu sync.Mutex
@@ -234,9 +234,9 @@ func TestGeneratorConcurrentLarge(t *testing.T) {
 // of each chunk was erased.
 func TestFastKeyErasureLarge(t *testing.T) {
 	erased := countErased(t)
-	var k [SeedSize]byte
+	var k [seedSize]byte
 	copy(k[:], "another key no attacker ever saw")
-	g := NewGenerator(k)
+	g := newGenerator(k)
 	n := maxChunk + 384<<10 + 5
 	_, k2 := reference(k, maxChunk) // the second chunk's key
 	returned := read(t, g, n)
@@ -250,7 +250,7 @@ func TestFastKeyErasureLarge(t *testing.T) {
 	if captured == k || captured == k2 {
 		t.Fatal("a key used for the read is still the state")
 	}
-	clone := NewGenerator(captured)
+	clone := newGenerator(captured)
 	fromCapture := read(t, clone, n)
 	if bytes.Equal(fromCapture, returned) {
 		t.Fatal("the captured state regenerates earlier output")

@@ -12,7 +12,7 @@ import (
 func TestPluginGood(t *testing.T) {
 	for _, src := range []string{"../plugins/tiny/tiny.wat", "../plugins/gojitter"} {
 		wasm := buildPlugin(t, src)
-		p := &pluginSource{name: "p", path: wasm, n: 200, bits: 2, pages: DefaultPluginMemoryPages, timeout: 10 * time.Second}
+		p := &pluginSource{name: "p", path: wasm, n: 200, bits: 2, pages: defaultPluginMemoryPages, timeout: 10 * time.Second}
 		r, err := p.Read(context.Background())
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
@@ -20,7 +20,7 @@ func TestPluginGood(t *testing.T) {
 		if len(r.Data) != 200 || r.BitsPerSample != 2 {
 			t.Fatalf("%s: %d bytes at %g bits", src, len(r.Data), r.BitsPerSample)
 		}
-		if err := CheckHealth(r.Data, 0.5, DefaultAlphaLog2); err != nil {
+		if err := checkHealth(r.Data, 0.5, defaultAlphaLog2); err != nil {
 			t.Errorf("%s: %v", src, err)
 		}
 	}
@@ -35,12 +35,12 @@ func TestPluginsContained(t *testing.T) {
 		want error
 		text string
 	}{
-		"loop":     {"testdata/loop.wat", ErrPluginTimeout, "ran past its time limit"},
-		"memhog":   {"testdata/memhog.wat", ErrPluginMemory, "memory limit"},
-		"bigmem":   {"testdata/bigmem.wat", ErrPluginMemory, "declared memory exceeds the limit"},
-		"huge":     {"testdata/huge.wat", ErrPluginOutput, "wrote more than it was asked for"},
-		"trap":     {"testdata/trap.wat", ErrPluginTrap, "unreachable"},
-		"openfile": {"testdata/openfile", ErrPluginExit, "status 3"},
+		"loop":     {"testdata/loop.wat", errPluginTimeout, "ran past its time limit"},
+		"memhog":   {"testdata/memhog.wat", errPluginMemory, "memory limit"},
+		"bigmem":   {"testdata/bigmem.wat", errPluginMemory, "declared memory exceeds the limit"},
+		"huge":     {"testdata/huge.wat", errPluginOutput, "wrote more than it was asked for"},
+		"trap":     {"testdata/trap.wat", errPluginTrap, "unreachable"},
+		"openfile": {"testdata/openfile", errPluginExit, "status 3"},
 	}
 	limit := 2 * time.Second
 	if raceEnabled {
@@ -76,9 +76,9 @@ func TestPluginsContained(t *testing.T) {
 	var tbl strings.Builder
 	rep.WriteTable(&tbl)
 	t.Log("\n" + tbl.String())
-	for _, s := range rep.Sources {
+	for _, s := range rep.sources {
 		if s.Name == goodName {
-			if s.Err != nil || s.CreditedBits != 8*DefaultPluginBytes {
+			if s.Err != nil || s.CreditedBits != 8*pluginBytes {
 				t.Errorf("good plugin: %v, %g bits", s.Err, s.CreditedBits)
 			}
 			continue
@@ -106,11 +106,11 @@ func TestPluginShortAndMissing(t *testing.T) {
 	tiny := buildPlugin(t, "../plugins/tiny/tiny.wat")
 	// tiny refuses counts over 65536 with status 2.
 	p := &pluginSource{name: "p", path: tiny, n: 70000, pages: 16, timeout: 5 * time.Second}
-	if _, err := p.Read(context.Background()); !errors.Is(err, ErrPluginExit) {
+	if _, err := p.Read(context.Background()); !errors.Is(err, errPluginExit) {
 		t.Errorf("too many bytes: %v", err)
 	}
 	p.path = filepath.Join(t.TempDir(), "none.wasm")
-	if _, err := p.Read(context.Background()); !errors.Is(err, ErrUnavailable) {
+	if _, err := p.Read(context.Background()); !errors.Is(err, errUnavailable) {
 		t.Errorf("missing: %v", err)
 	}
 	p.path = "testdata/README.md"
@@ -120,11 +120,11 @@ func TestPluginShortAndMissing(t *testing.T) {
 }
 
 func TestPluginCacheDir(t *testing.T) {
-	if c, err := OpenWasmCache("off"); c != nil || err != nil {
+	if c, err := openWasmCache("off"); c != nil || err != nil {
 		t.Fatalf("off: %v %v", c, err)
 	}
 	d := filepath.Join(t.TempDir(), "c")
-	c, err := OpenWasmCache(d)
+	c, err := openWasmCache(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestPluginCacheDir(t *testing.T) {
 	if err := chmod(d, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenWasmCache(d); err == nil || !strings.Contains(err.Error(), "chmod 700") {
+	if _, err := openWasmCache(d); err == nil || !strings.Contains(err.Error(), "chmod 700") {
 		t.Fatalf("world-writable cache: %v", err)
 	}
 }

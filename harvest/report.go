@@ -9,35 +9,39 @@ import (
 
 // Health results of one source.
 const (
-	HealthPass     = "pass"
-	HealthFail     = "fail"
-	HealthUntested = "untested" // credited 0 bits: nothing to protect
-	HealthNone     = "-"        // no samples (unavailable or read failed)
+	healthPass     = "pass"
+	healthFail     = "fail"
+	healthUntested = "untested" // credited 0 bits: nothing to protect
+	healthNone     = "-"        // no samples (unavailable or read failed)
 )
 
-// A Report says what one harvest did, source by source.
+// A Report says what one harvest did, source by source; WriteTable
+// prints it.
 type Report struct {
-	Sources []SourceReport
-	// CreditedBits is the sum of the healthy sources' credited bits.
-	CreditedBits float64
-	MinBits      int
-	// Seed says what became of the seed file: "none" (no path),
+	sources []sourceReport
+	// creditedBits is the sum of the healthy sources' credited bits.
+	creditedBits float64
+	minBits      int
+	// seed says what became of the seed file: "none" (no path),
 	// "new" (none yet), "mixed" (read and mixed), "rewritten".
-	Seed  string
-	Notes []string
-	Took  time.Duration
+	seed  string
+	notes []string
+	took  time.Duration
+	// board says an ADC was read at the real sysfs root: the table asks
+	// periph.io which board it is on.
+	board bool
 }
 
-// A SourceReport is one source's line in a Report.
-type SourceReport struct {
+// A sourceReport is one source's line in a Report.
+type sourceReport struct {
 	Name      string
 	Available bool
 	// Reason says why the source is unavailable.
 	Reason string
 	Bytes  int
-	// Health is HealthPass, HealthFail, HealthUntested or HealthNone;
+	// Health is healthPass, healthFail, healthUntested or healthNone;
 	// HealthTest names the failed test ("RCT" or "APT"). Startup says the
-	// failure came in the start-up test (within the first StartupSamples
+	// failure came in the start-up test (within the first startupSamples
 	// samples, or too few samples to finish it).
 	Health     string
 	HealthTest string
@@ -57,24 +61,26 @@ type SourceReport struct {
 	Err   error
 }
 
-// Excluded reports whether the source gave nothing to this run.
-func (s SourceReport) Excluded() bool { return !s.Available || s.Err != nil }
-
-// Sufficient reports whether the run met its minimum.
-func (r *Report) Sufficient() bool { return r.CreditedBits >= float64(r.MinBits) }
+// sufficient reports whether the run met its minimum.
+func (r *Report) sufficient() bool { return r.creditedBits >= float64(r.minBits) }
 
 // WriteTable writes the report as an aligned text table, one line per
 // source, then a total.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tSTATUS\tBYTES\tHEALTH\tBITS/BYTE\tCREDITED\tTIME\tNOTE")
-	for _, s := range r.Sources {
+	for _, s := range r.sources {
 		status := "ok"
 		note := s.Note
+		if s.Name == "adc" && r.board && s.Available && s.Err == nil {
+			if b := boardName(); b != "" {
+				note = b + ", " + note
+			}
+		}
 		switch {
 		case !s.Available:
 			status, note = "unavailable", s.Reason
-		case s.Err != nil && s.Health == HealthFail:
+		case s.Err != nil && s.Health == healthFail:
 			status, note = "excluded", s.Error
 		case s.Err != nil:
 			status, note = "failed", s.Error
@@ -92,12 +98,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 			s.Name, status, s.Bytes, health, s.BitsPerByte, s.CreditedBits, roundDuration(s.Took), note)
 	}
 	verdict := "enough"
-	if !r.Sufficient() {
+	if !r.sufficient() {
 		verdict = "NOT ENOUGH"
 	}
 	fmt.Fprintf(tw, "total\t\t\t\t\t%.0f\t%s\t%s: minimum %d bits; seed file: %s\n",
-		r.CreditedBits, roundDuration(r.Took), verdict, r.MinBits, r.Seed)
-	for _, n := range r.Notes {
+		r.creditedBits, roundDuration(r.took), verdict, r.minBits, r.seed)
+	for _, n := range r.notes {
 		fmt.Fprintf(tw, "note\t\t\t\t\t\t\t%s\n", n)
 	}
 	return tw.Flush()

@@ -11,15 +11,15 @@ import (
 	"github.com/entropyshare/entropyshare/internal/privfile"
 )
 
-// The seed file carries state from one run to the next: SeedSize bytes of
+// The seed file carries state from one run to the next: seedSize bytes of
 // generator output, mode 0600. It is mixed (credited 0 bits) into the next
 // run's key, so a run after a reboot with poor sources is still
 // unpredictable to anyone who has not read the file.
 
-// ReadSeedFile returns the seed file's contents, or nil and no error when
+// readSeedFile returns the seed file's contents, or nil and no error when
 // there is none yet. A file that group or others can read, or one that
-// does not hold exactly SeedSize bytes, is an error.
-func ReadSeedFile(path string) ([]byte, error) {
+// does not hold exactly seedSize bytes, is an error.
+func readSeedFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -37,25 +37,25 @@ func ReadSeedFile(path string) ([]byte, error) {
 	}
 	// The same rule, and the same chmod hint, as for every private key.
 	if err := privfile.Check(f); err != nil {
-		return nil, fmt.Errorf("harvest: seed file: %w: %w", ErrSeedPermissions, err)
+		return nil, fmt.Errorf("harvest: seed file: %w: %w", errSeedPermissions, err)
 	}
-	buf := make([]byte, SeedSize+1)
+	buf := make([]byte, seedSize+1)
 	n, err := io.ReadFull(f, buf)
-	if n != SeedSize || err != io.ErrUnexpectedEOF {
+	if n != seedSize || err != io.ErrUnexpectedEOF {
 		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 			return nil, fmt.Errorf("harvest: seed file: %w", err)
 		}
 		clear(buf)
-		return nil, fmt.Errorf("%w: %s is not %d bytes; remove it and a new one is made", ErrSeedSize, path, SeedSize)
+		return nil, fmt.Errorf("%w: %s is not %d bytes; remove it and a new one is made", errSeedSize, path, seedSize)
 	}
-	return buf[:SeedSize], nil
+	return buf[:seedSize], nil
 }
 
-// WriteSeedFile replaces the seed file, atomically and durably, with
-// SeedSize fresh bytes read from g (output, never the live key; with fast
+// writeSeedFile replaces the seed file, atomically and durably, with
+// seedSize fresh bytes read from g (output, never the live key; with fast
 // key erasure the state moves on past them).
-func WriteSeedFile(path string, g io.Reader) error {
-	var buf [SeedSize]byte
+func writeSeedFile(path string, g io.Reader) error {
+	var buf [seedSize]byte
 	defer clear(buf[:])
 	if _, err := io.ReadFull(g, buf[:]); err != nil {
 		return fmt.Errorf("harvest: seed file: %w", err)
