@@ -80,10 +80,10 @@ func adcChannels(root string) ([]string, error) {
 func (s adcSource) Read(ctx context.Context) (reading, error) {
 	chans, err := adcChannels(s.root)
 	if err != nil {
-		return reading{}, fmt.Errorf("harvest: adc: %w", err)
+		return reading{}, err
 	}
 	if len(chans) == 0 {
-		return reading{}, unavailable("adc", "no IIO ADC under %s", filepath.Join(s.root, "sys/bus/iio/devices"))
+		return reading{}, unavailable("no IIO ADC under %s", filepath.Join(s.root, "sys/bus/iio/devices"))
 	}
 	// Each channel's samples are consecutive, so a stuck channel shows as
 	// a run the repetition count test sees.
@@ -92,14 +92,14 @@ func (s adcSource) Read(ctx context.Context) (reading, error) {
 	for _, c := range chans {
 		for range per {
 			if err := ctx.Err(); err != nil {
-				return reading{}, fmt.Errorf("harvest: adc: %w", err)
+				return reading{}, err
 			}
 			v, err := readSysfsInt(c)
 			if err != nil {
 				if errors.Is(err, fs.ErrPermission) {
-					return reading{}, unavailable("adc", "permission denied reading %s", c)
+					return reading{}, unavailable("permission denied reading %s", c)
 				}
-				return reading{}, fmt.Errorf("harvest: adc: %w", err)
+				return reading{}, err
 			}
 			data = append(data, byte(v))
 		}
@@ -117,14 +117,14 @@ func (thermalSource) Name() string { return "thermal" }
 func (s thermalSource) Read(ctx context.Context) (reading, error) {
 	zones, err := filepath.Glob(filepath.Join(s.root, "sys/class/thermal/thermal_zone*/temp"))
 	if err != nil {
-		return reading{}, fmt.Errorf("harvest: thermal: %w", err)
+		return reading{}, err
 	}
 	slices.Sort(zones)
 	var data []byte
 	for _, z := range zones {
 		for range max(s.reads, 1) {
 			if err := ctx.Err(); err != nil {
-				return reading{}, fmt.Errorf("harvest: thermal: %w", err)
+				return reading{}, err
 			}
 			v, err := readSysfsInt(z)
 			if err != nil {
@@ -135,7 +135,7 @@ func (s thermalSource) Read(ctx context.Context) (reading, error) {
 		}
 	}
 	if len(data) == 0 {
-		return reading{}, unavailable("thermal", "no readable thermal zone under %s", filepath.Join(s.root, "sys/class/thermal"))
+		return reading{}, unavailable("no readable thermal zone under %s", filepath.Join(s.root, "sys/class/thermal"))
 	}
 	return reading{Data: data, BitsPerSample: 0, Note: fmt.Sprintf("%d zones, mixed, not credited", len(zones))}, nil
 }

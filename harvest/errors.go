@@ -3,12 +3,13 @@ package harvest
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Sentinel errors. Every error this package makes for one of these
-// reasons wraps the matching sentinel: the exported ones for callers, the
-// others for the report and the tests.
+// reasons wraps the matching sentinel. The exported ones are for callers
+// and name the package. The others are why one source was left out of a
+// run: the report's line for that source says "harvest: NAME: " before
+// them, and nothing else ever shows them.
 var (
 	// ErrInsufficient means the healthy sources were credited with fewer
 	// bits than the minimum: nothing should be sent. Harvest returns it
@@ -17,33 +18,31 @@ var (
 
 	// errUnavailable means a source is not present on this machine (no
 	// device, no permission, no hardware). It never stops a run.
-	errUnavailable = errors.New("harvest: source unavailable")
+	errUnavailable = errors.New("unavailable")
 
 	// errRepetitionCount and errAdaptiveProportion are the two SP 800-90B
 	// section 4.4 continuous health test failures.
-	errRepetitionCount    = errors.New("harvest: repetition count test failed")
-	errAdaptiveProportion = errors.New("harvest: adaptive proportion test failed")
+	errRepetitionCount    = errors.New("repetition count test failed")
+	errAdaptiveProportion = errors.New("adaptive proportion test failed")
 	// errStartup means a source failed its start-up test (SP 800-90B
 	// section 4.3): a health test failed within its first startupSamples
 	// samples, or it could not give that many. See startupError.
-	errStartup = errors.New("harvest: start-up test failed")
+	errStartup = errors.New("start-up test failed")
 
 	// errCoarseTimer means the jitter source found the clock too coarse to
 	// measure CPU timing jitter.
-	errCoarseTimer = errors.New("harvest: jitter: timer too coarse")
+	errCoarseTimer = errors.New("timer too coarse")
 
-	// errSeedPermissions means the seed file can be read by group or others.
-	errSeedPermissions = errors.New("harvest: seed file readable by group or others")
 	// errSeedSize means the seed file does not hold exactly seedSize bytes.
-	errSeedSize = errors.New("harvest: seed file has the wrong size")
+	errSeedSize = errors.New("wrong size")
 
 	// Plugin failures: each is reported for that plugin alone.
-	errPluginTimeout = errors.New("harvest: plugin ran past its time limit")
-	errPluginOutput  = errors.New("harvest: plugin wrote more than it was asked for")
-	errPluginShort   = errors.New("harvest: plugin wrote less than it was asked for")
-	errPluginMemory  = errors.New("harvest: plugin hit its memory limit")
-	errPluginTrap    = errors.New("harvest: plugin trapped")
-	errPluginExit    = errors.New("harvest: plugin exited with an error")
+	errPluginTimeout = errors.New("ran past its time limit")
+	errPluginOutput  = errors.New("wrote more than it was asked for")
+	errPluginShort   = errors.New("wrote less than it was asked for")
+	errPluginMemory  = errors.New("hit its memory limit")
+	errPluginTrap    = errors.New("trapped")
+	errPluginExit    = errors.New("exited with an error")
 
 	// ErrConfig means a Config value is out of range.
 	ErrConfig = errors.New("harvest: bad configuration")
@@ -52,19 +51,16 @@ var (
 // unavailableError says why a source is not available. It wraps
 // errUnavailable.
 type unavailableError struct {
-	Name   string
 	Reason string // public facts only: a path, an errno text
 }
 
-func (e *unavailableError) Error() string {
-	return fmt.Sprintf("harvest: %s unavailable: %s", e.Name, e.Reason)
-}
+func (e *unavailableError) Error() string { return "unavailable: " + e.Reason }
 
 // Unwrap lets errors.Is(err, errUnavailable) succeed.
 func (e *unavailableError) Unwrap() error { return errUnavailable }
 
-func unavailable(source, format string, args ...any) error {
-	return &unavailableError{Name: source, Reason: fmt.Sprintf(format, args...)}
+func unavailable(format string, args ...any) error {
+	return &unavailableError{Reason: fmt.Sprintf(format, args...)}
 }
 
 // healthError is a continuous health test failure. It names the test and
@@ -79,9 +75,9 @@ type healthError struct {
 
 func (e *healthError) Error() string {
 	if e.Test == "RCT" {
-		return fmt.Sprintf("harvest: repetition count test failed: a value repeated %d times at sample %d (cutoff %d)", e.Count, e.Offset, e.Cutoff)
+		return fmt.Sprintf("repetition count test failed: a value repeated %d times at sample %d (cutoff %d)", e.Count, e.Offset, e.Cutoff)
 	}
-	return fmt.Sprintf("harvest: adaptive proportion test failed: a value occurred %d times in a window ending at sample %d (cutoff %d)", e.Count, e.Offset, e.Cutoff)
+	return fmt.Sprintf("adaptive proportion test failed: a value occurred %d times in a window ending at sample %d (cutoff %d)", e.Count, e.Offset, e.Cutoff)
 }
 
 // Unwrap returns errRepetitionCount or errAdaptiveProportion.
@@ -96,8 +92,7 @@ type startupError struct {
 }
 
 func (e *startupError) Error() string {
-	return fmt.Sprintf("harvest: start-up test failed after %d of %d samples: %s",
-		e.Tested, startupSamples, strings.TrimPrefix(e.Err.Error(), "harvest: "))
+	return fmt.Sprintf("start-up test failed after %d of %d samples: %v", e.Tested, startupSamples, e.Err)
 }
 
 // Unwrap lets errors.Is match errStartup and whatever Err matches.

@@ -28,11 +28,11 @@ func (s fileSource) Read(ctx context.Context) (reading, error) {
 	data, err := readDevice(ctx, s.path, s.n)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return reading{}, unavailable(s.name, "no %s", s.path)
+		return reading{}, unavailable("no %s", s.path)
 	case errors.Is(err, fs.ErrPermission):
-		return reading{}, unavailable(s.name, "permission denied reading %s", s.path)
+		return reading{}, unavailable("permission denied reading %s", s.path)
 	case err != nil:
-		return reading{}, fmt.Errorf("harvest: %s: %w", s.name, err)
+		return reading{}, err
 	}
 	return reading{Data: data, BitsPerSample: s.bits, Note: s.path}, nil
 }
@@ -54,7 +54,7 @@ func (s commandSource) withSamples(n int) entropySource { s.n = n; return s }
 
 func (s commandSource) Read(ctx context.Context) (reading, error) {
 	if _, err := exec.LookPath("/bin/sh"); err != nil {
-		return reading{}, unavailable(s.name, "no /bin/sh to run the command")
+		return reading{}, unavailable("no /bin/sh to run the command")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -69,10 +69,10 @@ func (s commandSource) Read(ctx context.Context) (reading, error) {
 	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 512}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return reading{}, fmt.Errorf("harvest: %s: %w", s.name, err)
+		return reading{}, err
 	}
 	if err := cmd.Start(); err != nil {
-		return reading{}, unavailable(s.name, "cannot start: %v", err)
+		return reading{}, unavailable("cannot start: %v", err)
 	}
 	buf := make([]byte, s.n)
 	k, rerr := io.ReadFull(out, buf)
@@ -86,13 +86,13 @@ func (s commandSource) Read(ctx context.Context) (reading, error) {
 		// Killed on purpose, or it ended on its own: either way we have n bytes.
 	case ctx.Err() != nil && !full:
 		if k == 0 {
-			return reading{}, fmt.Errorf("harvest: %s: killed at its time limit with no output: %w", s.name, context.Cause(ctx))
+			return reading{}, fmt.Errorf("killed at its time limit with no output: %w", context.Cause(ctx))
 		}
 		// Partial output at the deadline is still output.
 	case werr != nil:
-		return reading{}, fmt.Errorf("harvest: %s: command failed: %v%s", s.name, werr, stderrNote(stderr.Bytes()))
+		return reading{}, fmt.Errorf("command failed: %v%s", werr, stderrNote(stderr.Bytes()))
 	case rerr != nil && k == 0:
-		return reading{}, fmt.Errorf("harvest: %s: command wrote nothing%s", s.name, stderrNote(stderr.Bytes()))
+		return reading{}, fmt.Errorf("command wrote nothing%s", stderrNote(stderr.Bytes()))
 	}
 	return reading{Data: buf[:k], BitsPerSample: s.bits, Note: "command"}, nil
 }

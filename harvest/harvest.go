@@ -12,7 +12,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -121,7 +120,7 @@ func (h *harvester) gather(ctx context.Context) (*Report, []record, error) {
 	var recs []record
 	for _, sp := range specs {
 		if err := ctx.Err(); err != nil {
-			return rep, recs, fmt.Errorf("harvest: %w", err)
+			return rep, recs, fmt.Errorf("harvest: stopped before reading %s: %w", sp.src.Name(), err)
 		}
 		sr, data := h.gatherOne(ctx, cfg, sp)
 		rep.sources = append(rep.sources, sr)
@@ -159,7 +158,7 @@ func (h *harvester) gatherOne(ctx context.Context, cfg Config, sp sourceSpec) (s
 		return sr, nil
 	case err != nil:
 		sr.Available = true
-		sr.Err, sr.Error = err, err.Error()
+		sr.Err = fmt.Errorf("harvest: %s: %w", sr.Name, err)
 		return sr, nil
 	}
 	sr.Available, sr.Bytes, sr.Note = true, len(r.Data), r.Note
@@ -185,8 +184,7 @@ func (h *harvester) gatherOne(ctx context.Context, cfg Config, sp sourceSpec) (s
 	}
 	if err != nil {
 		clear(r.Data)
-		sr.Health, sr.Err = healthFail, err
-		sr.Error = fmt.Sprintf("harvest: %s: %s", sr.Name, strings.TrimPrefix(err.Error(), "harvest: "))
+		sr.Health, sr.Err = healthFail, fmt.Errorf("harvest: %s: %w", sr.Name, err)
 		var he *healthError
 		if errors.As(err, &he) {
 			sr.HealthTest = he.Test

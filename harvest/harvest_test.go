@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/entropyshare/entropyshare/internal/privfile"
 )
 
 func randBytes(n int) []byte {
@@ -86,8 +88,8 @@ func TestHarvestExcludes(t *testing.T) {
 	h := harvester{sources: []entropySource{
 		fakeSource{name: "good", data: randBytes(64), bits: 8},
 		fakeSource{name: "stuck", data: make([]byte, 1000), bits: 8},
-		fakeSource{name: "broken", err: errors.New("harvest: broken: i/o error")},
-		fakeSource{name: "absent", err: unavailable("absent", "no device")},
+		fakeSource{name: "broken", err: errors.New("i/o error")},
+		fakeSource{name: "absent", err: unavailable("no device")},
 		fakeSource{name: "uncredited", data: make([]byte, 100)},
 	}}
 	g, rep, err := h.harvest(context.Background(), "")
@@ -160,7 +162,7 @@ func TestSeedFileErrors(t *testing.T) {
 	os.WriteFile(open, randBytes(seedSize), 0o644)
 	os.Chmod(open, 0o644)
 	_, err := readSeedFile(open)
-	if !errors.Is(err, errSeedPermissions) || !strings.Contains(err.Error(), "chmod 600 "+open) {
+	if !errors.Is(err, privfile.ErrPermissions) || !strings.Contains(err.Error(), "chmod 600 "+open) {
 		t.Fatalf("0644: %v", err)
 	}
 	for _, n := range []int{0, seedSize - 1, seedSize + 1} {
@@ -171,8 +173,15 @@ func TestSeedFileErrors(t *testing.T) {
 			t.Errorf("%d bytes: %v", n, err)
 		}
 	}
+	if err := CheckSeedFile(open); !errors.Is(err, privfile.ErrPermissions) ||
+		err.Error() != "harvest: reading seed file: "+open+": mode 0644 lets group or others read it (fix: chmod 600 "+open+")" {
+		t.Fatalf("CheckSeedFile: %v", err)
+	}
+	if err := CheckSeedFile(filepath.Join(dir, "none")); err != nil {
+		t.Fatalf("CheckSeedFile, no file: %v", err)
+	}
 	// Harvest refuses before gathering, and leaves the file alone.
-	if _, _, err := Harvest(context.Background(), Config{}, open); !errors.Is(err, errSeedPermissions) {
+	if _, _, err := Harvest(context.Background(), Config{}, open); !errors.Is(err, privfile.ErrPermissions) {
 		t.Fatalf("harvest with an open seed file: %v", err)
 	}
 	// Rewriting fixes a stale mode.

@@ -221,8 +221,8 @@ func TestStartupExcludesEarlyFailure(t *testing.T) {
 	if cut := rctCutoff(8, defaultAlphaLog2); he.Offset != 300+cut-1 || se.Tested != he.Offset {
 		t.Errorf("failed at sample %d (tested %d), want %d", he.Offset, se.Tested, 300+cut-1)
 	}
-	if !strings.Contains(s.Error, "harvest: early: start-up test failed after") {
-		t.Errorf("error %q", s.Error)
+	if !strings.Contains(s.Err.Error(), "harvest: early: start-up test failed after") {
+		t.Errorf("error %q", s.Err)
 	}
 	if _, ok := mixed["early"]; ok {
 		t.Error("a source that failed its start-up test was mixed")
@@ -312,13 +312,13 @@ func TestStartupShort(t *testing.T) {
 		tested     int
 	}{
 		{"trickle", "64 more reads gave only 65 samples", 1 + maxStartupReads},
-		{"broken", "read 2: harvest: stream: i/o error", 128},
+		{"broken", "harvest: broken: start-up test failed after 128 of 1024 samples: read 2: i/o error", 128},
 		{"dry", "read 2 gave no samples", 100},
 	} {
 		s := findSource(t, rep, c.name)
 		var se *startupError
 		if s.Health != healthFail || !s.Startup || s.HealthTest != "" || !errors.As(s.Err, &se) ||
-			se.Tested != c.tested || !strings.Contains(s.Error, c.text) || s.CreditedBits != 0 {
+			se.Tested != c.tested || !strings.Contains(s.Err.Error(), c.text) || s.CreditedBits != 0 {
 			t.Errorf("%s: %+v", c.name, s)
 		}
 	}

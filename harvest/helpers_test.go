@@ -146,7 +146,7 @@ func (s *streamSource) Read(context.Context) (reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.reads)+1 == s.failAt {
-		return reading{}, errors.New("harvest: stream: i/o error")
+		return reading{}, errors.New("i/o error")
 	}
 	n := min(s.per, len(s.stream))
 	r := append([]byte(nil), s.stream[:n]...)

@@ -25,11 +25,11 @@ func (s hwrngSource) Read(ctx context.Context) (reading, error) {
 	data, err := readDevice(ctx, s.path, s.n)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return reading{}, unavailable("hwrng", "no %s", s.path)
+		return reading{}, unavailable("no %s", s.path)
 	case errors.Is(err, fs.ErrPermission):
-		return reading{}, unavailable("hwrng", "permission denied reading %s (root only?)", s.path)
+		return reading{}, unavailable("permission denied reading %s (root only?)", s.path)
 	case err != nil:
-		return reading{}, fmt.Errorf("harvest: hwrng: %w", err)
+		return reading{}, err
 	}
 	return reading{Data: data, BitsPerSample: hwrngBitsPerByte, Note: s.path}, nil
 }

@@ -43,7 +43,7 @@ func (s jitterSource) Read(ctx context.Context) (reading, error) {
 	for i := range n {
 		if i%64 == 0 {
 			if err := ctx.Err(); err != nil {
-				return reading{}, fmt.Errorf("harvest: jitter: stopped after %d of %d samples: %w", i, n, err)
+				return reading{}, fmt.Errorf("stopped after %d of %d samples: %w", i, n, err)
 			}
 		}
 		t0 := now()

@@ -30,11 +30,11 @@ func (s kernelSource) Read(ctx context.Context) (reading, error) {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.EAGAIN):
-			return reading{}, unavailable("kernel", "the kernel generator is not initialised yet")
+			return reading{}, unavailable("the kernel generator is not initialised yet")
 		case errors.Is(err, unix.ENOSYS):
-			return reading{}, unavailable("kernel", "getrandom is not supported by this kernel")
+			return reading{}, unavailable("getrandom is not supported by this kernel")
 		case err != nil:
-			return reading{}, fmt.Errorf("harvest: kernel: getrandom: %w", err)
+			return reading{}, fmt.Errorf("getrandom: %w", err)
 		}
 		off += n
 	}

@@ -56,11 +56,11 @@ func (s *pluginSource) Read(ctx context.Context) (reading, error) {
 	wasm, err := readWasm(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return reading{}, unavailable(s.name, "no %s", s.path)
+		return reading{}, unavailable("no %s", s.path)
 	case errors.Is(err, fs.ErrPermission):
-		return reading{}, unavailable(s.name, "permission denied reading %s", s.path)
+		return reading{}, unavailable("permission denied reading %s", s.path)
 	case err != nil:
-		return reading{}, fmt.Errorf("harvest: %s: %w", s.name, err)
+		return reading{}, err
 	}
 	n := s.n
 	rc := wazero.NewRuntimeConfig(). // picks the compiler where it is supported, else the interpreter
@@ -72,15 +72,15 @@ func (s *pluginSource) Read(ctx context.Context) (reading, error) {
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer r.Close(context.WithoutCancel(ctx))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
-		return reading{}, fmt.Errorf("harvest: %s: wasi: %w", s.name, err)
+		return reading{}, fmt.Errorf("wasi: %w", err)
 	}
 	t0 := time.Now()
 	compiled, err := r.CompileModule(ctx, wasm)
 	if err != nil {
 		if strings.Contains(err.Error(), "memory") && strings.Contains(err.Error(), "limit") {
-			return reading{}, pluginErr(s.name, errPluginMemory, "its declared memory exceeds the limit of %d pages (%d MiB): %v", s.pages, s.pages/16, firstLine(err))
+			return reading{}, pluginErr(errPluginMemory, "its declared memory exceeds the limit of %d pages (%d MiB): %v", s.pages, s.pages/16, firstLine(err))
 		}
-		return reading{}, fmt.Errorf("harvest: %s: not a valid WebAssembly module: %v", s.name, firstLine(err))
+		return reading{}, fmt.Errorf("not a valid WebAssembly module: %v", firstLine(err))
 	}
 	compileTime := time.Since(t0)
 	// The time limit covers running, not compiling: compile time depends
@@ -88,7 +88,7 @@ func (s *pluginSource) Read(ctx context.Context) (reading, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errPluginTimeout)
 	defer cancel()
 	if _, ok := compiled.ExportedFunctions()["_start"]; !ok {
-		return reading{}, fmt.Errorf("harvest: %s: not a WASI command module (no _start export)", s.name)
+		return reading{}, errors.New("not a WASI command module (no _start export)")
 	}
 
 	stdout := &cappedWriter{max: n, overflow: cancel}
@@ -115,7 +115,7 @@ func (s *pluginSource) Read(ctx context.Context) (reading, error) {
 		return reading{}, err
 	}
 	if len(stdout.buf) < n {
-		return reading{}, pluginErr(s.name, errPluginShort, "wrote %d of %d bytes", len(stdout.buf), n)
+		return reading{}, pluginErr(errPluginShort, "wrote %d of %d bytes", len(stdout.buf), n)
 	}
 	note := fmt.Sprintf("compile %s, run %s", compileTime.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	return reading{Data: stdout.buf, BitsPerSample: s.bits, Note: note}, nil
@@ -127,7 +127,7 @@ type memory interface{ Size() uint32 }
 // classify turns the result of running a plugin into one clear error.
 func (s *pluginSource) classify(ctx context.Context, err error, mem memory, stdout *cappedWriter, stderr *bytes.Buffer) error {
 	if stdout.over {
-		return pluginErr(s.name, errPluginOutput, "more than %d bytes; it was stopped", stdout.max)
+		return pluginErr(errPluginOutput, "more than %d bytes; it was stopped", stdout.max)
 	}
 	if err == nil {
 		return nil
@@ -139,25 +139,25 @@ func (s *pluginSource) classify(ctx context.Context, err error, mem memory, stdo
 		case 0:
 			return nil
 		case sys.ExitCodeDeadlineExceeded:
-			return pluginErr(s.name, errPluginTimeout, "stopped after %s", s.timeout)
+			return pluginErr(errPluginTimeout, "stopped after %s", s.timeout)
 		case sys.ExitCodeContextCanceled:
 			if context.Cause(ctx) == errPluginTimeout {
-				return pluginErr(s.name, errPluginTimeout, "stopped after %s", s.timeout)
+				return pluginErr(errPluginTimeout, "stopped after %s", s.timeout)
 			}
-			return fmt.Errorf("harvest: %s: canceled: %w", s.name, context.Cause(ctx))
+			return fmt.Errorf("canceled: %w", context.Cause(ctx))
 		}
 		if atLimit {
-			return pluginErr(s.name, errPluginMemory, "exited with status %d using all %d pages (%d MiB)", exit.ExitCode(), s.pages, s.pages/16)
+			return pluginErr(errPluginMemory, "exited with status %d using all %d pages (%d MiB)", exit.ExitCode(), s.pages, s.pages/16)
 		}
-		return pluginErr(s.name, errPluginExit, "status %d%s", exit.ExitCode(), stderrNote(stderr.Bytes()))
+		return pluginErr(errPluginExit, "status %d%s", exit.ExitCode(), stderrNote(stderr.Bytes()))
 	}
 	if ctx.Err() != nil && context.Cause(ctx) == errPluginTimeout {
-		return pluginErr(s.name, errPluginTimeout, "stopped after %s", s.timeout)
+		return pluginErr(errPluginTimeout, "stopped after %s", s.timeout)
 	}
 	if atLimit {
-		return pluginErr(s.name, errPluginMemory, "trapped using all %d pages (%d MiB): %s", s.pages, s.pages/16, firstLine(err))
+		return pluginErr(errPluginMemory, "trapped using all %d pages (%d MiB): %s", s.pages, s.pages/16, firstLine(err))
 	}
-	return pluginErr(s.name, errPluginTrap, "%s", firstLine(err))
+	return pluginErr(errPluginTrap, "%s", firstLine(err))
 }
 
 // cappedWriter keeps up to max bytes. A write past max fails, marks the
@@ -230,23 +230,23 @@ func openWasmCache(dir string) (wazero.CompilationCache, error) {
 	if dir == "" {
 		d, err := defaultWasmCacheDir()
 		if err != nil {
-			return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+			return nil, fmt.Errorf("harvest: opening wasm cache: %w", err)
 		}
 		dir = d
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+		return nil, fmt.Errorf("harvest: opening wasm cache: %w", err)
 	}
 	st, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+		return nil, fmt.Errorf("harvest: opening wasm cache: %w", err)
 	}
 	if st.Mode().Perm()&0o022 != 0 {
 		return nil, fmt.Errorf("harvest: wasm cache %s is writable by group or others (mode %#o); fix: chmod 700 %s", dir, st.Mode().Perm(), dir)
 	}
 	c, err := wazero.NewCompilationCacheWithDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+		return nil, fmt.Errorf("harvest: opening wasm cache: %w", err)
 	}
 	return c, nil
 }
@@ -254,25 +254,23 @@ func openWasmCache(dir string) (wazero.CompilationCache, error) {
 // wasmCache is wazero's compilation cache.
 type wasmCache = wazero.CompilationCache
 
-// pluginError is a plugin's failure: Kind is one of the ErrPlugin
+// pluginError is a plugin's failure: Kind is one of the errPlugin
 // sentinels, Detail the public facts.
 type pluginError struct {
-	Plugin string
 	Kind   error
 	Detail string
 }
 
 func (e *pluginError) Error() string {
-	msg := fmt.Sprintf("harvest: %s: %s", e.Plugin, strings.TrimPrefix(e.Kind.Error(), "harvest: plugin "))
-	if e.Detail != "" {
-		msg += ": " + e.Detail
+	if e.Detail == "" {
+		return e.Kind.Error()
 	}
-	return msg
+	return e.Kind.Error() + ": " + e.Detail
 }
 
 // Unwrap returns Kind.
 func (e *pluginError) Unwrap() error { return e.Kind }
 
-func pluginErr(name string, kind error, format string, args ...any) error {
-	return &pluginError{Plugin: name, Kind: kind, Detail: fmt.Sprintf(format, args...)}
+func pluginErr(kind error, format string, args ...any) error {
+	return &pluginError{Kind: kind, Detail: fmt.Sprintf(format, args...)}
 }

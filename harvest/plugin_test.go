@@ -87,8 +87,8 @@ func TestPluginsContained(t *testing.T) {
 		if !ok {
 			continue
 		}
-		if !errors.Is(s.Err, want.want) || !strings.Contains(s.Error, want.text) || !strings.HasPrefix(s.Error, "harvest: "+s.Name+": ") {
-			t.Errorf("%s: got %q, want %v containing %q", s.Name, s.Error, want.want, want.text)
+		if !errors.Is(s.Err, want.want) || !strings.Contains(s.Err.Error(), want.text) || !strings.HasPrefix(s.Err.Error(), "harvest: "+s.Name+": ") {
+			t.Errorf("%s: got %v, want %v containing %q", s.Name, s.Err, want.want, want.text)
 		}
 		if s.CreditedBits != 0 || !s.Available {
 			t.Errorf("%s: credited %g, available %v", s.Name, s.CreditedBits, s.Available)

@@ -55,10 +55,9 @@ type sourceReport struct {
 	CreditedBits float64
 	Took         time.Duration
 	Note         string
-	// Error is why an available source was excluded: a health failure or
-	// a read error. Err is the same as an error value.
-	Error string
-	Err   error
+	// Err is why an available source was excluded, a health failure or
+	// a read error: "harvest: NAME: why".
+	Err error
 }
 
 // sufficient reports whether the run met its minimum.
@@ -81,9 +80,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		case !s.Available:
 			status, note = "unavailable", s.Reason
 		case s.Err != nil && s.Health == healthFail:
-			status, note = "excluded", s.Error
+			status, note = "excluded", s.Err.Error()
 		case s.Err != nil:
-			status, note = "failed", s.Error
+			status, note = "failed", s.Err.Error()
 		}
 		health := s.Health
 		switch {
