@@ -21,7 +21,10 @@ func readPrivateFile(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	if err := privfile.Check(f); err != nil {
-		return nil, fmt.Errorf("keys: %w", err) // it names the file
+		if errors.Is(err, privfile.ErrPermissions) {
+			return nil, fmt.Errorf("keys: %w", err) // it names the file
+		}
+		return nil, fileErr(path, err)
 	}
 	return readAllLimited(f, path)
 }

@@ -92,17 +92,20 @@ func (v creditValue) Type() string   { return "NAME=BITS" }
 func harvester(cfg *harvest.Config, seedPath string) source.Harvester {
 	return func(ctx context.Context) (io.Reader, error) {
 		g, _, err := harvest.Harvest(ctx, *cfg, seedPath)
+		if errors.Is(err, harvest.ErrInsufficient) {
+			return nil, shortfall{err}
+		}
 		if err != nil {
-			return nil, shortfall(err)
+			return nil, err
 		}
 		return g, nil
 	}
 }
 
-// shortfall makes harvest's shortfall the source's, which exits 3.
-func shortfall(err error) error {
-	if errors.Is(err, harvest.ErrInsufficient) {
-		return fmt.Errorf("%w: %w", source.ErrInsufficient, err)
-	}
-	return err
-}
+// shortfall is harvest's ErrInsufficient as a source.Harvester reports
+// it: errors.Is matches source.ErrInsufficient too, and the message is
+// harvest's alone.
+type shortfall struct{ error }
+
+func (e shortfall) Unwrap() error        { return e.error }
+func (e shortfall) Is(target error) bool { return target == source.ErrInsufficient }

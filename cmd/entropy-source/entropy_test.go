@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/entropyshare/entropyshare/harvest"
+	"github.com/entropyshare/entropyshare/source/sourcetest"
 	"github.com/spf13/pflag"
 )
 
@@ -66,5 +67,62 @@ func TestSourcesSeed(t *testing.T) {
 	code, out, _ = run(t, testEnv(), "sources", "--sources", "kernel")
 	if code != 0 || !strings.Contains(out, "seed file: none") {
 		t.Fatalf("no seed: exit %d\n%s", code, out)
+	}
+}
+
+// TestSeedPermissions: a seed file group or others can read is a
+// configuration error (exit 2) with one line naming the chmod that fixes
+// it, for a run (checked before anything is due) and for harvest and
+// sources; nothing is sent and no file changes.
+func TestSeedPermissions(t *testing.T) {
+	dir := t.TempDir()
+	pub := signerPublic(t, dir)
+	s := sourcetest.Start(t, sourcetest.OK, pub)
+	targets := filepath.Join(dir, "targets.json")
+	before := sourcetest.WriteTargets(t, targets, []map[string]any{sourcetest.Entry(s, nil)})
+	seed := filepath.Join(dir, "x.seed")
+	old := bytes.Repeat([]byte{1}, 32)
+	if err := os.WriteFile(seed, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(seed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := "entropy-source: harvest: reading seed file: " + seed + ": mode 0644 lets group or others read it (fix: chmod 600 " + seed + ")\n"
+	for _, args := range [][]string{
+		{"-k", filepath.Join(dir, "signer.key"), "-t", targets, "-s", seed},
+		{"harvest", "-s", seed},
+		{"sources", "-s", seed},
+	} {
+		code, out, errs := run(t, testEnv(), args...)
+		if code != 2 || errs != want || out != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and %q", args, code, out, errs, want)
+		}
+	}
+	if after, _ := os.ReadFile(targets); !bytes.Equal(before, after) || len(s.Received()) != 0 {
+		t.Fatal("something was sent or written")
+	}
+	if now, _ := os.ReadFile(seed); !bytes.Equal(now, old) {
+		t.Fatal("the seed file changed")
+	}
+}
+
+// TestUnknownSource: an unknown --sources name is a usage error (exit 2),
+// found as the flags are parsed.
+func TestUnknownSource(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		help string
+	}{
+		{[]string{"--sources", "kernel,nope"}, "entropy-source"},
+		{[]string{"harvest", "--sources", "nope"}, "entropy-source harvest"},
+		{[]string{"sources", "--sources", "nope"}, "entropy-source sources"},
+	} {
+		code, out, errs := run(t, testEnv(), c.args...)
+		want := `entropy-source: invalid argument "` + c.args[len(c.args)-1] + `" for "--sources" flag: unknown source "nope" (want some of kernel, jitter, hwrng, adc, thermal)` + "\n" +
+			"hint: see '" + c.help + " --help'\n"
+		if code != 2 || errs != want || out != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and %q", c.args, code, out, errs, want)
+		}
 	}
 }
