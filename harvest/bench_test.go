@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -17,8 +16,8 @@ const benchRead = 1 << 20
 // the generator with the OS generator and with the raw cipher it wraps,
 // 1 MiB at a time.
 func BenchmarkGenerator(b *testing.B) {
-	var k [SeedSize]byte
-	g := NewGenerator(k)
+	var k [seedSize]byte
+	g := newGenerator(k)
 	buf := make([]byte, benchRead)
 	b.SetBytes(benchRead)
 	for b.Loop() {
@@ -34,18 +33,11 @@ func BenchmarkCryptoRand(b *testing.B) {
 	}
 }
 
-// BenchmarkGeneratorSerial is BenchmarkGenerator on one processor: the
-// serial path alone, as on the one-core board.
-func BenchmarkGeneratorSerial(b *testing.B) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	BenchmarkGenerator(b)
-}
-
 // BenchmarkGeneratorSmall and BenchmarkCryptoRandSmall compare them on
 // the reads most callers make: a 32-byte key and a 4 KiB buffer.
 func BenchmarkGeneratorSmall(b *testing.B) {
-	var k [SeedSize]byte
-	benchmarkSmallReads(b, NewGenerator(k).Read)
+	var k [seedSize]byte
+	benchmarkSmallReads(b, newGenerator(k).Read)
 }
 
 func BenchmarkCryptoRandSmall(b *testing.B) { benchmarkSmallReads(b, rand.Read) }
@@ -78,21 +70,20 @@ func BenchmarkChaCha20(b *testing.B) {
 
 // BenchmarkGather256 is the time to gather, test and credit at least 256
 // bits from the local sources that need no hardware (kernel and jitter).
-func BenchmarkGather256(b *testing.B) {
-	cfg := Config{Sources: []string{"kernel", "jitter"}}
-	for b.Loop() {
-		if _, err := Gather(context.Background(), cfg); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkGather256(b *testing.B) { benchGather(b, "kernel", "jitter") }
 
 // BenchmarkJitterOnly256 is the same with the jitter source alone.
-func BenchmarkJitterOnly256(b *testing.B) {
-	cfg := Config{Sources: []string{"jitter"}}
+func BenchmarkJitterOnly256(b *testing.B) { benchGather(b, "jitter") }
+
+func benchGather(b *testing.B, sources ...string) {
+	h := harvester{cfg: Config{Sources: sources}}
 	for b.Loop() {
-		if _, err := Gather(context.Background(), cfg); err != nil {
+		_, recs, err := h.gather(context.Background())
+		if err != nil {
 			b.Fatal(err)
+		}
+		for _, r := range recs {
+			clear(r.data)
 		}
 	}
 }
@@ -104,11 +95,11 @@ func benchPlugin(b *testing.B, src string, cached bool) {
 	wasm := buildPlugin(b, src)
 	dir := filepath.Join(b.TempDir(), "cache")
 	if cached { // warm the cache
-		c, err := OpenWasmCache(dir)
+		c, err := openWasmCache(dir)
 		if err != nil {
 			b.Fatal(err)
 		}
-		p := &pluginSource{name: "p", cfg: PluginConfig{Path: wasm}, pages: DefaultPluginMemoryPages, timeout: time.Minute, cache: c}
+		p := &pluginSource{name: "p", path: wasm, n: pluginBytes, pages: defaultPluginMemoryPages, timeout: time.Minute, cache: c}
 		if _, err := p.Read(context.Background()); err != nil {
 			b.Fatal(err)
 		}
@@ -117,9 +108,9 @@ func benchPlugin(b *testing.B, src string, cached bool) {
 	for b.Loop() {
 		var c wasmCache
 		if cached {
-			c, _ = OpenWasmCache(dir)
+			c, _ = openWasmCache(dir)
 		}
-		p := &pluginSource{name: "p", cfg: PluginConfig{Path: wasm}, pages: DefaultPluginMemoryPages, timeout: time.Minute, cache: c}
+		p := &pluginSource{name: "p", path: wasm, n: pluginBytes, pages: defaultPluginMemoryPages, timeout: time.Minute, cache: c}
 		if _, err := p.Read(context.Background()); err != nil {
 			b.Fatal(err)
 		}

@@ -27,8 +27,10 @@ import (
 //   - thermal: sys/class/thermal/thermal_zone*/temp, mixed but credited 0
 //     bits (a temperature read twice a millisecond apart barely moves).
 //
-// Neither needs periph.io to read; periph.io's host.Init and board
-// detection name the board in the report. No hardware means unavailable.
+// Neither needs periph.io to read. When the ADC was read, the report's
+// table (entropy-source sources) names the board through periph.io's
+// host.Init and board detection; a run that prints no table never calls
+// it. No hardware means unavailable.
 
 var boardOnce struct {
 	sync.Once
@@ -58,12 +60,12 @@ func boardName() string {
 type adcSource struct {
 	root    string // sysfs root: "/" or a fake tree
 	samples int
-	detect  bool // ask periph.io for the board name
+	detect  bool // the real board: the table names it (Report.board)
 }
 
 func (adcSource) Name() string { return "adc" }
 
-func (s adcSource) withSamples(n int) Source { s.samples = n; return s }
+func (s adcSource) withSamples(n int) entropySource { s.samples = n; return s }
 
 // adcChannels lists the IIO voltage inputs under root, in a stable order.
 func adcChannels(root string) ([]string, error) {
@@ -75,40 +77,34 @@ func adcChannels(root string) ([]string, error) {
 	return paths, nil
 }
 
-func (s adcSource) Read(ctx context.Context) (Reading, error) {
+func (s adcSource) Read(ctx context.Context) (reading, error) {
 	chans, err := adcChannels(s.root)
 	if err != nil {
-		return Reading{}, fmt.Errorf("harvest: adc: %w", err)
+		return reading{}, err
 	}
 	if len(chans) == 0 {
-		return Reading{}, unavailable("adc", "no IIO ADC under %s", filepath.Join(s.root, "sys/bus/iio/devices"))
+		return reading{}, unavailable("no IIO ADC under %s", filepath.Join(s.root, "sys/bus/iio/devices"))
 	}
 	// Each channel's samples are consecutive, so a stuck channel shows as
 	// a run the repetition count test sees.
-	per := max(s.samples/len(chans), 2*RCTCutoff(adcBitsPerSample, DefaultAlphaLog2))
+	per := max(s.samples/len(chans), 2*rctCutoff(adcBitsPerSample, defaultAlphaLog2))
 	data := make([]byte, 0, per*len(chans))
 	for _, c := range chans {
 		for range per {
 			if err := ctx.Err(); err != nil {
-				return Reading{}, fmt.Errorf("harvest: adc: %w", err)
+				return reading{}, err
 			}
 			v, err := readSysfsInt(c)
 			if err != nil {
 				if errors.Is(err, fs.ErrPermission) {
-					return Reading{}, unavailable("adc", "permission denied reading %s", c)
+					return reading{}, unavailable("permission denied reading %s", c)
 				}
-				return Reading{}, fmt.Errorf("harvest: adc: %w", err)
+				return reading{}, err
 			}
 			data = append(data, byte(v))
 		}
 	}
-	note := fmt.Sprintf("%d channels", len(chans))
-	if s.detect {
-		if b := boardName(); b != "" {
-			note = b + ", " + note
-		}
-	}
-	return Reading{Data: data, BitsPerSample: adcBitsPerSample, Note: note}, nil
+	return reading{Data: data, BitsPerSample: adcBitsPerSample, Note: fmt.Sprintf("%d channels", len(chans))}, nil
 }
 
 type thermalSource struct {
@@ -118,17 +114,17 @@ type thermalSource struct {
 
 func (thermalSource) Name() string { return "thermal" }
 
-func (s thermalSource) Read(ctx context.Context) (Reading, error) {
+func (s thermalSource) Read(ctx context.Context) (reading, error) {
 	zones, err := filepath.Glob(filepath.Join(s.root, "sys/class/thermal/thermal_zone*/temp"))
 	if err != nil {
-		return Reading{}, fmt.Errorf("harvest: thermal: %w", err)
+		return reading{}, err
 	}
 	slices.Sort(zones)
 	var data []byte
 	for _, z := range zones {
 		for range max(s.reads, 1) {
 			if err := ctx.Err(); err != nil {
-				return Reading{}, fmt.Errorf("harvest: thermal: %w", err)
+				return reading{}, err
 			}
 			v, err := readSysfsInt(z)
 			if err != nil {
@@ -139,9 +135,9 @@ func (s thermalSource) Read(ctx context.Context) (Reading, error) {
 		}
 	}
 	if len(data) == 0 {
-		return Reading{}, unavailable("thermal", "no readable thermal zone under %s", filepath.Join(s.root, "sys/class/thermal"))
+		return reading{}, unavailable("no readable thermal zone under %s", filepath.Join(s.root, "sys/class/thermal"))
 	}
-	return Reading{Data: data, BitsPerSample: 0, Note: fmt.Sprintf("%d zones, mixed, not credited", len(zones))}, nil
+	return reading{Data: data, BitsPerSample: 0, Note: fmt.Sprintf("%d zones, mixed, not credited", len(zones))}, nil
 }
 
 // readSysfsInt reads a sysfs attribute holding one decimal integer.

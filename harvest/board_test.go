@@ -36,17 +36,17 @@ func TestADCFakeSysfs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	per := max(256/2, 2*RCTCutoff(adcBitsPerSample, DefaultAlphaLog2))
+	per := max(256/2, 2*rctCutoff(adcBitsPerSample, defaultAlphaLog2))
 	if len(r.Data) != 2*per || r.Data[0] != 0xff || r.Data[per] != 1234&0xff || r.BitsPerSample != adcBitsPerSample {
 		t.Fatalf("got %d samples, first %d, %g bits", len(r.Data), r.Data[0], r.BitsPerSample)
 	}
 	// A stuck ADC (a fake file does not change) fails its health tests.
-	if err := CheckHealth(r.Data, r.BitsPerSample, DefaultAlphaLog2); !errors.Is(err, ErrRepetitionCount) {
+	if err := checkHealth(r.Data, r.BitsPerSample, defaultAlphaLog2); !errors.Is(err, errRepetitionCount) {
 		t.Fatalf("stuck ADC: %v", err)
 	}
 	// Garbage in an attribute is an error, not a panic.
 	writeTree(t, root, map[string]string{"sys/bus/iio/devices/iio:device0/in_voltage0_raw": "x\n"})
-	if _, err := s.Read(context.Background()); err == nil || errors.Is(err, ErrUnavailable) {
+	if _, err := s.Read(context.Background()); err == nil || errors.Is(err, errUnavailable) {
 		t.Fatalf("garbage: %v", err)
 	}
 }
@@ -68,8 +68,8 @@ func TestThermalFakeSysfs(t *testing.T) {
 
 func TestBoardAbsent(t *testing.T) {
 	empty := t.TempDir()
-	for _, s := range []Source{adcSource{root: empty, samples: 8}, thermalSource{root: empty}} {
-		if _, err := s.Read(context.Background()); !errors.Is(err, ErrUnavailable) {
+	for _, s := range []entropySource{adcSource{root: empty, samples: 8}, thermalSource{root: empty}} {
+		if _, err := s.Read(context.Background()); !errors.Is(err, errUnavailable) {
 			t.Errorf("%s on an empty tree: %v", s.Name(), err)
 		}
 	}
@@ -79,7 +79,7 @@ func TestBoardAbsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range rep.Sources {
+	for _, s := range rep.sources {
 		t.Logf("%s: available %v %s", s.Name, s.Available, s.Reason)
 		if s.Name == "adc" && !s.Available && s.Reason == "" {
 			t.Error("adc unavailable without a reason")
@@ -90,14 +90,14 @@ func TestBoardAbsent(t *testing.T) {
 
 func TestHWRNGUnavailable(t *testing.T) {
 	s := hwrngSource{path: filepath.Join(t.TempDir(), "hwrng"), n: 16}
-	if _, err := s.Read(context.Background()); !errors.Is(err, ErrUnavailable) {
+	if _, err := s.Read(context.Background()); !errors.Is(err, errUnavailable) {
 		t.Fatalf("missing device: %v", err)
 	}
 	p := filepath.Join(t.TempDir(), "dev")
 	os.WriteFile(p, []byte("0123456789abcdef"), 0)
 	s.path = p
 	_, err := s.Read(context.Background())
-	if os.Geteuid() != 0 && !errors.Is(err, ErrUnavailable) {
+	if os.Geteuid() != 0 && !errors.Is(err, errUnavailable) {
 		t.Fatalf("unreadable device: %v", err)
 	}
 }

@@ -4,46 +4,49 @@ import "time"
 
 // Specification constants: SP 800-90B section 4.4 and the seed format.
 const (
-	// APTWindow is the Adaptive Proportion Test window for non-binary
+	// aptWindow is the Adaptive Proportion Test window for non-binary
 	// samples (every source here yields byte samples).
-	APTWindow = 512
-	// APTWindowBinary is the window for binary (1-bit) samples.
-	APTWindowBinary = 1024
-	// DefaultAlphaLog2 gives the false-positive rate alpha = 2^-30 per test
+	aptWindow = 512
+	// aptWindowBinary is the window for binary (1-bit) samples.
+	aptWindowBinary = 1024
+	// defaultAlphaLog2 gives the false-positive rate alpha = 2^-30 per test
 	// (SP 800-90B asks for 2^-20 <= alpha <= 2^-40).
-	DefaultAlphaLog2 = 30
-	// StartupSamples is how many consecutive samples of a source the
+	defaultAlphaLog2 = 30
+	// startupSamples is how many consecutive samples of a source the
 	// start-up test (section 4.3) runs the health tests over before any of
 	// its output is used.
-	StartupSamples = 1024
+	startupSamples = 1024
 
-	// SeedSize is the size of the seed file and of the generator key.
-	SeedSize = 32
+	// seedSize is the size of the seed file and of the generator key.
+	seedSize = 32
 	// blockSize is the ChaCha20 block size (RFC 8439).
 	blockSize = 64
 
-	// Context strings for BLAKE3's derive-key mode ("[application]
-	// [date] [purpose]"). Changing one changes every derived key.
-	seedContext   = "entropyshare 2026-11 harvest seed v1"
-	reseedContext = "entropyshare 2026-11 generator reseed v1"
+	// seedContext is the context string for BLAKE3's derive-key mode
+	// ("[application] [date] [purpose]"). Changing it changes every key.
+	seedContext = "entropyshare 2026-11 harvest seed v1"
 )
 
-// Implementation constants: defaults and limits an operator may change.
+// DefaultMinBits is the credited entropy a run needs when Config.MinBits
+// is 0: a 256-bit generator key's worth.
+const DefaultMinBits = 256
+
+// Implementation constants: how much each source reads, defaults and
+// limits.
 const (
-	DefaultMinBits       = 256
-	DefaultKernelBytes   = 32
-	DefaultHWRNGBytes    = 64
-	DefaultHWRNGPath     = "/dev/hwrng"
-	DefaultFileBytes     = 256
-	DefaultCommandBytes  = 4096
-	DefaultPluginBytes   = 64
-	DefaultJitterSamples = 2048
-	DefaultADCSamples    = 256
-	DefaultSourceTimeout = 5 * time.Second
-	DefaultPluginTimeout = 5 * time.Second
-	// DefaultPluginMemoryPages is 32 MiB of 64 KiB WebAssembly pages: a Go
+	kernelBytes          = 32
+	hwrngBytes           = 64
+	hwrngPath            = "/dev/hwrng"
+	fileBytes            = 256
+	commandBytes         = 4096
+	pluginBytes          = 64
+	jitterSamples        = 2048
+	adcSamples           = 256
+	defaultSourceTimeout = 5 * time.Second
+	defaultPluginTimeout = 5 * time.Second
+	// defaultPluginMemoryPages is 32 MiB of 64 KiB WebAssembly pages: a Go
 	// wasip1 module needs about 38 pages to start.
-	DefaultPluginMemoryPages = 512
+	defaultPluginMemoryPages = 512
 
 	// maxJitterSamples and maxJitterRounds bound the jitter source's CPU
 	// time whatever the configuration says: ARM boards have been pinned at
@@ -55,19 +58,12 @@ const (
 	commandWaitDelay = 500 * time.Millisecond
 
 	// maxStartupReads bounds the extra reads the start-up test makes of
-	// a source whose readings hold fewer than StartupSamples samples.
+	// a source whose readings hold fewer than startupSamples samples.
 	maxStartupReads = 64
 
 	// maxChunk is how much generator output one key produces before
 	// fast key erasure replaces it, within a single large Read.
 	maxChunk = 1 << 20
-	// parallelSegment is the least output one goroutine writes when a
-	// chunk is shared out across processors (Generator.fill), so chunks of
-	// 2*parallelSegment bytes and more are written in parallel. Measured
-	// on a 2-core VM: waking the second core costs about 100 us, so two
-	// segments break even near 192 KiB and win 1.3x at 256 KiB, 1.6x at
-	// 1 MiB.
-	parallelSegment = 128 << 10
 )
 
 // Assessed min-entropy, in bits per byte sample, of the built-in sources.

@@ -22,19 +22,19 @@ type fileSource struct {
 
 func (s fileSource) Name() string { return s.name }
 
-func (s fileSource) withSamples(n int) Source { s.n = n; return s }
+func (s fileSource) withSamples(n int) entropySource { s.n = n; return s }
 
-func (s fileSource) Read(ctx context.Context) (Reading, error) {
+func (s fileSource) Read(ctx context.Context) (reading, error) {
 	data, err := readDevice(ctx, s.path, s.n)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return Reading{}, unavailable(s.name, "no %s", s.path)
+		return reading{}, unavailable("no %s", s.path)
 	case errors.Is(err, fs.ErrPermission):
-		return Reading{}, unavailable(s.name, "permission denied reading %s", s.path)
+		return reading{}, unavailable("permission denied reading %s", s.path)
 	case err != nil:
-		return Reading{}, fmt.Errorf("harvest: %s: %w", s.name, err)
+		return reading{}, err
 	}
-	return Reading{Data: data, BitsPerSample: s.bits, Note: s.path}, nil
+	return reading{Data: data, BitsPerSample: s.bits, Note: s.path}, nil
 }
 
 // commandSource runs a shell command line (/bin/sh -c) and takes up to n
@@ -50,11 +50,11 @@ type commandSource struct {
 
 func (s commandSource) Name() string { return s.name }
 
-func (s commandSource) withSamples(n int) Source { s.n = n; return s }
+func (s commandSource) withSamples(n int) entropySource { s.n = n; return s }
 
-func (s commandSource) Read(ctx context.Context) (Reading, error) {
+func (s commandSource) Read(ctx context.Context) (reading, error) {
 	if _, err := exec.LookPath("/bin/sh"); err != nil {
-		return Reading{}, unavailable(s.name, "no /bin/sh to run the command")
+		return reading{}, unavailable("no /bin/sh to run the command")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -69,10 +69,10 @@ func (s commandSource) Read(ctx context.Context) (Reading, error) {
 	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 512}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return Reading{}, fmt.Errorf("harvest: %s: %w", s.name, err)
+		return reading{}, err
 	}
 	if err := cmd.Start(); err != nil {
-		return Reading{}, unavailable(s.name, "cannot start: %v", err)
+		return reading{}, unavailable("cannot start: %v", err)
 	}
 	buf := make([]byte, s.n)
 	k, rerr := io.ReadFull(out, buf)
@@ -86,15 +86,15 @@ func (s commandSource) Read(ctx context.Context) (Reading, error) {
 		// Killed on purpose, or it ended on its own: either way we have n bytes.
 	case ctx.Err() != nil && !full:
 		if k == 0 {
-			return Reading{}, fmt.Errorf("harvest: %s: killed at its time limit with no output: %w", s.name, context.Cause(ctx))
+			return reading{}, fmt.Errorf("killed at its time limit with no output: %w", context.Cause(ctx))
 		}
 		// Partial output at the deadline is still output.
 	case werr != nil:
-		return Reading{}, fmt.Errorf("harvest: %s: command failed: %v%s", s.name, werr, stderrNote(stderr.Bytes()))
+		return reading{}, fmt.Errorf("command failed: %v%s", werr, stderrNote(stderr.Bytes()))
 	case rerr != nil && k == 0:
-		return Reading{}, fmt.Errorf("harvest: %s: command wrote nothing%s", s.name, stderrNote(stderr.Bytes()))
+		return reading{}, fmt.Errorf("command wrote nothing%s", stderrNote(stderr.Bytes()))
 	}
-	return Reading{Data: buf[:k], BitsPerSample: s.bits, Note: "command"}, nil
+	return reading{Data: buf[:k], BitsPerSample: s.bits, Note: "command"}, nil
 }
 
 // limitedBuffer keeps the first max bytes written and discards the rest.

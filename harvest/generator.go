@@ -1,12 +1,9 @@
 package harvest
 
 import (
-	"runtime"
 	"sync"
-	"time"
 
 	"golang.org/x/crypto/chacha20"
-	"lukechampine.com/blake3"
 )
 
 // A Generator is a ChaCha20 generator with fast key erasure, safe for
@@ -14,32 +11,22 @@ import (
 // ChaCha20 under the current key with a zero nonce, takes the first 32
 // bytes of keystream as the next key, gives the caller the bytes after
 // them, and overwrites the old key: state captured after a Read says
-// nothing about the output already returned. A chunk of 256 KiB or more
-// (2*parallelSegment) is written by up to GOMAXPROCS goroutines at once,
-// each with its own cipher under the chunk's key at its own block
-// counter, erased when done: the same bytes, sooner.
+// nothing about the output already returned.
 type Generator struct {
 	mu  sync.Mutex
-	key [SeedSize]byte
-
-	now       func() time.Time
-	every     time.Duration
-	reseedFn  func() ([]byte, error)
-	last      time.Time
-	reseedErr error
+	key [seedSize]byte
 }
 
-// NewGenerator returns a generator keyed with key. The caller should
+// newGenerator returns a generator keyed with key. The caller should
 // clear its copy.
-func NewGenerator(key [SeedSize]byte) *Generator {
-	return &Generator{key: key, now: time.Now}
+func newGenerator(key [seedSize]byte) *Generator {
+	return &Generator{key: key}
 }
 
 // Read fills p with generator output. It never fails.
 func (g *Generator) Read(p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.maybeReseed()
 	g.fill(p)
 	return len(p), nil
 }
@@ -47,9 +34,7 @@ func (g *Generator) Read(p []byte) (int, error) {
 // zeroBlock is the plaintext the keystream is XORed with; never written.
 var zeroBlock [16 << 10]byte
 
-// fill writes keystream into p, replacing the key before each chunk. A
-// chunk large enough to share is written by several goroutines at once
-// (fillParallel); the bytes are the same either way.
+// fill writes keystream into p, replacing the key before each chunk.
 func (g *Generator) fill(p []byte) {
 	var nonce [chacha20.NonceSize]byte
 	for {
@@ -63,13 +48,9 @@ func (g *Generator) fill(p []byte) {
 		var first [blockSize]byte
 		c.XORKeyStream(first[:], zeroBlock[:blockSize])
 		n := min(len(p), maxChunk)
-		k := copy(p[:n], first[SeedSize:])
-		if segs := segments(n); segs > 1 {
-			fillParallel(&g.key, c, p[k:n], segs)
-		} else {
-			xorZeros(c, p[k:n])
-		}
-		g.key = [SeedSize]byte(first[:SeedSize])
+		k := copy(p[:n], first[seedSize:])
+		xorZeros(c, p[k:n])
+		g.key = [seedSize]byte(first[:seedSize])
 		clear(first[:])
 		erase(c)
 		p = p[n:]
@@ -90,43 +71,6 @@ func xorZeros(c *chacha20.Cipher, p []byte) {
 	}
 }
 
-// segments is how many goroutines share a chunk of n bytes: one per
-// processor, each with at least parallelSegment bytes to write.
-func segments(n int) int {
-	if n < 2*parallelSegment {
-		return 1 // without asking the scheduler: small reads stay cheap
-	}
-	return min(runtime.GOMAXPROCS(0), n/parallelSegment)
-}
-
-// fillParallel writes the keystream of key (zero nonce) from block 1 on
-// into p, split into segs segments of whole blocks. c is the cipher under
-// key, at block 1: it writes the first segment on this goroutine, while
-// segs-1 goroutines write the others, each with a cipher of its own
-// started at its segment's block counter and erased when done. The output
-// is byte for byte what xorZeros(c, p) would write. key must not change,
-// and p must not be touched, until it returns.
-func fillParallel(key *[SeedSize]byte, c *chacha20.Cipher, p []byte, segs int) {
-	blocks := (len(p) + blockSize - 1) / blockSize
-	per := (blocks + segs - 1) / segs * blockSize // bytes per segment
-	var wg sync.WaitGroup
-	for start := per; start < len(p); start += per {
-		wg.Go(func() {
-			var nonce [chacha20.NonceSize]byte
-			w, err := chacha20.NewUnauthenticatedCipher(key[:], nonce[:])
-			if err != nil {
-				panic("harvest: chacha20: " + err.Error()) // sizes are constants
-			}
-			// At most maxChunk/64+1: the counter cannot overflow.
-			w.SetCounter(uint32(1 + start/blockSize))
-			xorZeros(w, p[start:min(len(p), start+per)])
-			erase(w)
-		})
-	}
-	xorZeros(c, p[:min(len(p), per)])
-	wg.Wait()
-}
-
 // testHookErase, when a test sets it, is called with each cipher fill
 // used, after erase has cleared it.
 var testHookErase func(chacha20.Cipher)
@@ -138,55 +82,4 @@ func erase(c *chacha20.Cipher) {
 	if testHookErase != nil {
 		testHookErase(*c)
 	}
-}
-
-// Reseed mixes material into the state: the new key is the BLAKE3
-// derive-key (under reseedContext) of 32 bytes of generator output
-// followed by material. Old and new entropy both count; neither can be
-// undone by bad material.
-func (g *Generator) Reseed(material []byte) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.reseed(material)
-}
-
-func (g *Generator) reseed(material []byte) {
-	buf := make([]byte, SeedSize, SeedSize+len(material))
-	g.fill(buf)
-	buf = append(buf, material...)
-	blake3.DeriveKey(g.key[:], reseedContext, buf)
-	clear(buf)
-	g.last = g.now()
-}
-
-// SetAutoReseed makes the first Read after every interval call fn and
-// reseed with what it returns. When fn fails the generator keeps its
-// state (still sound: it was seeded) and LastReseedError reports why.
-// every <= 0 or fn nil turns automatic reseeding off.
-func (g *Generator) SetAutoReseed(every time.Duration, fn func() ([]byte, error)) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.every, g.reseedFn = every, fn
-	g.last = g.now()
-}
-
-// LastReseedError returns the error of the last automatic reseed, or nil.
-func (g *Generator) LastReseedError() error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.reseedErr
-}
-
-func (g *Generator) maybeReseed() {
-	if g.reseedFn == nil || g.every <= 0 || g.now().Sub(g.last) < g.every {
-		return
-	}
-	material, err := g.reseedFn()
-	g.reseedErr = err
-	if err != nil {
-		g.last = g.now() // try again after another interval, not on every Read
-		return
-	}
-	g.reseed(material)
-	clear(material)
 }

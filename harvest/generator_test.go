@@ -3,18 +3,14 @@ package harvest
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/chacha20"
 )
 
 // keystream is ChaCha20 under key with a zero nonce, bytes [off, off+n).
-func keystream(key [SeedSize]byte, off, n int) []byte {
+func keystream(key [seedSize]byte, off, n int) []byte {
 	c, _ := chacha20.NewUnauthenticatedCipher(key[:], make([]byte, chacha20.NonceSize))
 	buf := make([]byte, off+n)
 	c.XORKeyStream(buf, buf)
@@ -34,20 +30,20 @@ func read(t testing.TB, g *Generator, n int) []byte {
 // keystream after the first 32 bytes, which become the next key; large
 // reads rekey every maxChunk.
 func TestGeneratorConstruction(t *testing.T) {
-	var k [SeedSize]byte
+	var k [seedSize]byte
 	k[0] = 1
-	g := NewGenerator(k)
+	g := newGenerator(k)
 	out := read(t, g, 100)
 	if !bytes.Equal(out, keystream(k, 32, 100)) {
 		t.Fatal("output is not the keystream after the next key")
 	}
-	var next [SeedSize]byte
+	var next [seedSize]byte
 	copy(next[:], keystream(k, 0, 32))
 	if g.key != next {
 		t.Fatal("the next key is not the first 32 keystream bytes")
 	}
 	big := read(t, g, maxChunk+100)
-	var k2 [SeedSize]byte
+	var k2 [seedSize]byte
 	copy(k2[:], keystream(next, 0, 32))
 	if !bytes.Equal(big[:maxChunk], keystream(next, 32, maxChunk)) || !bytes.Equal(big[maxChunk:], keystream(k2, 32, 100)) {
 		t.Fatal("a large read does not rekey at maxChunk")
@@ -58,9 +54,9 @@ func TestGeneratorConstruction(t *testing.T) {
 }
 
 func TestGeneratorsDiffer(t *testing.T) {
-	var a, b [SeedSize]byte
+	var a, b [seedSize]byte
 	b[31] = 0x80 // one bit apart
-	if bytes.Equal(read(t, NewGenerator(a), 64), read(t, NewGenerator(b), 64)) {
+	if bytes.Equal(read(t, newGenerator(a), 64), read(t, newGenerator(b), 64)) {
 		t.Fatal("generators with different keys agree")
 	}
 	// Two real harvests, same configuration, no seed file.
@@ -78,23 +74,12 @@ func TestGeneratorsDiffer(t *testing.T) {
 	}
 }
 
-func TestGeneratorReseed(t *testing.T) {
-	var k [SeedSize]byte
-	g1, g2, g3 := NewGenerator(k), NewGenerator(k), NewGenerator(k)
-	g2.Reseed([]byte("new material"))
-	g3.Reseed(nil)
-	o1, o2, o3 := read(t, g1, 64), read(t, g2, 64), read(t, g3, 64)
-	if bytes.Equal(o1, o2) || bytes.Equal(o1, o3) || bytes.Equal(o2, o3) {
-		t.Fatal("reseeding did not change the output")
-	}
-}
-
 // TestFastKeyErasure: state captured after a read cannot give back what
 // was read; it gives what comes next.
 func TestFastKeyErasure(t *testing.T) {
-	var k [SeedSize]byte
+	var k [seedSize]byte
 	copy(k[:], "a key that an attacker never saw")
-	g := NewGenerator(k)
+	g := newGenerator(k)
 	returned := read(t, g, 4096)
 
 	g.mu.Lock()
@@ -103,7 +88,7 @@ func TestFastKeyErasure(t *testing.T) {
 	if captured == k {
 		t.Fatal("the key was not replaced")
 	}
-	clone := NewGenerator(captured)
+	clone := newGenerator(captured)
 	fromCapture := read(t, clone, 4096)
 	if bytes.Equal(fromCapture, returned) {
 		t.Fatal("the captured state regenerates earlier output")
@@ -119,8 +104,8 @@ func TestFastKeyErasure(t *testing.T) {
 }
 
 func TestGeneratorConcurrent(t *testing.T) {
-	var k [SeedSize]byte
-	g := NewGenerator(k)
+	var k [seedSize]byte
+	g := newGenerator(k)
 	const workers, reads = 8, 200
 	var mu sync.Mutex
 	seen := make(map[[32]byte]bool)
@@ -145,63 +130,19 @@ func TestGeneratorConcurrent(t *testing.T) {
 	}
 }
 
-func TestGeneratorAutoReseed(t *testing.T) {
-	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-	var k [SeedSize]byte
-	g := NewGenerator(k)
-	g.now = func() time.Time { return now }
-	calls := 0
-	fail := false
-	g.SetAutoReseed(time.Hour, func() ([]byte, error) {
-		calls++
-		if fail {
-			return nil, errors.New("no sources")
-		}
-		return []byte("fresh"), nil
-	})
-	ref := NewGenerator(k)
-	if !bytes.Equal(read(t, g, 32), read(t, ref, 32)) || calls != 0 {
-		t.Fatal("reseeded before the interval")
-	}
-	now = now.Add(time.Hour)
-	if bytes.Equal(read(t, g, 32), read(t, ref, 32)) || calls != 1 {
-		t.Fatalf("no reseed after the interval (%d calls)", calls)
-	}
-	read(t, g, 32)
-	if calls != 1 {
-		t.Fatal("reseeded twice in one interval")
-	}
-	fail = true
-	now = now.Add(2 * time.Hour)
-	read(t, g, 32)
-	if calls != 2 || g.LastReseedError() == nil {
-		t.Fatal("a failed reseed was not recorded")
-	}
-	read(t, g, 32)
-	if calls != 2 {
-		t.Fatal("a failed reseed is retried on every read")
-	}
-}
-
 // reference is the construction written the plain way, one cipher per
-// chunk and no goroutines: n bytes of output from key and the key after.
-func reference(key [SeedSize]byte, n int) ([]byte, [SeedSize]byte) {
+// chunk: n bytes of output from key and the key after.
+func reference(key [seedSize]byte, n int) ([]byte, [seedSize]byte) {
 	var out []byte
 	for {
 		k := min(n, maxChunk)
-		ks := keystream(key, 0, SeedSize+k)
-		out = append(out, ks[SeedSize:]...)
-		copy(key[:], ks[:SeedSize])
+		ks := keystream(key, 0, seedSize+k)
+		out = append(out, ks[seedSize:]...)
+		copy(key[:], ks[:seedSize])
 		if n -= k; n == 0 {
 			return out, key
 		}
 	}
-}
-
-// withProcs runs the rest of the test with GOMAXPROCS set to n.
-func withProcs(t *testing.T, n int) {
-	prev := runtime.GOMAXPROCS(n)
-	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 }
 
 // countErased counts the ciphers erase clears for the rest of the test,
@@ -225,94 +166,45 @@ func countErased(t *testing.T) func() int {
 	}
 }
 
-// TestGeneratorParallel: reads large enough to be written by several
-// goroutines give exactly the bytes, and leave exactly the key, of the
-// plain serial construction, at sizes around every boundary and for
-// several processor counts.
-func TestGeneratorParallel(t *testing.T) {
-	const shared = 2 * parallelSegment // the smallest chunk shared out
+// TestGeneratorSizes: reads of sizes around the block and chunk
+// boundaries give exactly the bytes, and leave exactly the key, of the
+// plain construction.
+func TestGeneratorSizes(t *testing.T) {
 	sizes := []int{
-		0, 1, 32, 4096,
-		shared - 1, shared, shared + 1, shared + 31, shared + 32, shared + 33,
-		shared + 63, shared + 64, shared + 65,
-		3*parallelSegment - 1, 3 * parallelSegment, 3*parallelSegment + 17,
-		100_003, 1 << 18, maxChunk - 1, maxChunk, maxChunk + 1,
-		maxChunk + shared - 1, maxChunk + shared, 2*maxChunk + 3*parallelSegment + 7,
+		0, 1, 31, 32, 33, 63, 64, 65, 4096, 100_003,
+		maxChunk - 1, maxChunk, maxChunk + 1, maxChunk + 31, maxChunk + 32, maxChunk + 33,
+		2*maxChunk - 1, 2 * maxChunk, 2*maxChunk + 7,
 	}
-	for _, procs := range []int{1, 2, 3, 4, 7} {
-		t.Run(fmt.Sprintf("procs=%d", procs), func(t *testing.T) {
-			withProcs(t, procs)
-			var key [SeedSize]byte
-			copy(key[:], "parallel and serial must agree..")
-			g := NewGenerator(key)
-			for _, n := range sizes {
-				want, next := reference(g.key, n)
-				got := make([]byte, n)
-				for i := range got {
-					got[i] = 0xa5 // every byte must be written, not left alone
-				}
-				g.Read(got)
-				if !bytes.Equal(got, want) {
-					i := 0
-					for got[i] == want[i] {
-						i++
-					}
-					t.Fatalf("%d bytes: output differs from the serial keystream at byte %d", n, i)
-				}
-				if g.key != next {
-					t.Fatalf("%d bytes: the next key differs from the serial construction's", n)
-				}
+	var key [seedSize]byte
+	copy(key[:], "every size must match the plain.")
+	g := newGenerator(key)
+	for _, n := range sizes {
+		want, next := reference(g.key, n)
+		got := make([]byte, n)
+		for i := range got {
+			got[i] = 0xa5 // every byte must be written, not left alone
+		}
+		g.Read(got)
+		if !bytes.Equal(got, want) {
+			i := 0
+			for got[i] == want[i] {
+				i++
 			}
-		})
-	}
-}
-
-// TestFillParallelSegments calls fillParallel with every segment count up
-// to 9 at sizes around block boundaries, and with more segments than
-// blocks, and checks the output against one cipher's keystream and that
-// every segment's cipher is erased.
-func TestFillParallelSegments(t *testing.T) {
-	erased := countErased(t)
-	var key [SeedSize]byte
-	key[7] = 7
-	var nonce [chacha20.NonceSize]byte
-	sizes := []int{0, 1, 63, 64, 65, 127, 128, 129, 191, 192, 193, 1000, 4095, 4096, 4097, 65535, 65536, 65537, 100_001}
-	for segs := 2; segs <= 9; segs++ {
-		for _, n := range sizes {
-			c, _ := chacha20.NewUnauthenticatedCipher(key[:], nonce[:])
-			var first [blockSize]byte
-			c.XORKeyStream(first[:], first[:])
-			got := bytes.Repeat([]byte{0x5a}, n) // every byte must be written
-			before := erased()
-			fillParallel(&key, c, got, segs)
-			if !bytes.Equal(got, keystream(key, blockSize, n)) {
-				t.Fatalf("%d segments, %d bytes: not the keystream", segs, n)
-			}
-			// One cipher for each segment after the first that has bytes.
-			blocks := (n + blockSize - 1) / blockSize
-			per := (blocks + segs - 1) / segs * blockSize
-			started := 0
-			if n > 0 {
-				started = (n+per-1)/per - 1
-			}
-			if started >= segs {
-				t.Fatalf("%d segments, %d bytes: %d goroutines", segs, n, started)
-			}
-			if got := erased() - before; got != started {
-				t.Fatalf("%d segments, %d bytes: %d ciphers erased, %d started", segs, n, got, started)
-			}
+			t.Fatalf("%d bytes: output differs from the plain keystream at byte %d", n, i)
+		}
+		if g.key != next {
+			t.Fatalf("%d bytes: the next key differs from the plain construction's", n)
 		}
 	}
 }
 
-// TestGeneratorConcurrentLarge: concurrent Reads of every size, small and
-// shared out, never return the same 64-byte block twice (a key or a block
-// counter used twice would). Run it with -race.
+// TestGeneratorConcurrentLarge: concurrent Reads of sizes small and large
+// never return the same 64-byte block twice (a key or a block counter
+// used twice would). Run it with -race.
 func TestGeneratorConcurrentLarge(t *testing.T) {
-	withProcs(t, 4)
-	var k [SeedSize]byte
-	g := NewGenerator(k)
-	sizes := []int{32, 4096, 2*parallelSegment - 1, 2 * parallelSegment, 3*parallelSegment + 64, 200_000}
+	var k [seedSize]byte
+	g := newGenerator(k)
+	sizes := []int{32, 4096, 256<<10 - 1, 256 << 10, 384<<10 + 64, 200_000}
 	const workers, reads = 4, 12
 	var mu sync.Mutex
 	seen := make(map[[64]byte]bool)
@@ -338,19 +230,18 @@ func TestGeneratorConcurrentLarge(t *testing.T) {
 }
 
 // TestFastKeyErasureLarge is TestFastKeyErasure for a read that spans two
-// chunks, each shared out across goroutines: the captured state cannot
-// give back the output, and every cipher that wrote a segment was erased.
+// chunks: the captured state cannot give back the output, and the cipher
+// of each chunk was erased.
 func TestFastKeyErasureLarge(t *testing.T) {
-	withProcs(t, 4)
 	erased := countErased(t)
-	var k [SeedSize]byte
+	var k [seedSize]byte
 	copy(k[:], "another key no attacker ever saw")
-	g := NewGenerator(k)
-	n := maxChunk + 3*parallelSegment + 5
+	g := newGenerator(k)
+	n := maxChunk + 384<<10 + 5
 	_, k2 := reference(k, maxChunk) // the second chunk's key
 	returned := read(t, g, n)
-	if want := segments(maxChunk) + segments(n-maxChunk); erased() != want || want < 4 {
-		t.Fatalf("%d ciphers erased, want %d (one per segment)", erased(), want)
+	if erased() != 2 {
+		t.Fatalf("%d ciphers erased, want 2 (one per chunk)", erased())
 	}
 
 	g.mu.Lock()
@@ -359,14 +250,14 @@ func TestFastKeyErasureLarge(t *testing.T) {
 	if captured == k || captured == k2 {
 		t.Fatal("a key used for the read is still the state")
 	}
-	clone := NewGenerator(captured)
+	clone := newGenerator(captured)
 	fromCapture := read(t, clone, n)
 	if bytes.Equal(fromCapture, returned) {
 		t.Fatal("the captured state regenerates earlier output")
 	}
 	// No piece of the output appears in what the captured key makes.
 	ks := keystream(captured, 0, 2*maxChunk)
-	for off := 0; off+32 <= n; off += parallelSegment - 1 {
+	for off := 0; off+32 <= n; off += 128<<10 - 1 {
 		if bytes.Contains(ks, returned[off:off+32]) {
 			t.Fatalf("output at %d appears in the captured key's keystream", off)
 		}

@@ -1,86 +1,53 @@
 package harvest
 
-// The API, in the order a run uses it:
-//
-//	Harvest(ctx, cfg, seedPath) (*Generator, *Report, error)
-//	    reads the seed file, gathers every source in cfg, health-tests each
-//	    (SP 800-90B 4.3 start-up, over at least its first 1024 samples, and
-//	    4.4 continuous), credits the healthy ones, mixes them and the seed
-//	    with BLAKE3 into a ChaCha20 key, and rewrites the seed file. Below
-//	    cfg.MinBits it returns the report with ErrInsufficient and no
-//	    generator, and leaves the seed file alone.
-//	Harvester{Config, Sources, Now}.Harvest(ctx, seedPath)
-//	    the same with sources injected (tests, embedders).
-//	Gather(ctx, cfg) (*Report, error)
-//	    the gathering and health testing alone, for `entropy-source sources`.
-//	Report.WriteTable(w)
-//	    the aligned table that command prints.
-//	Generator: io.Reader, Reseed, SetAutoReseed; NewGenerator(key).
-//	Config.AddFlags(fs), ReadSeedFile, WriteSeedFile, OpenWasmCache.
-//	RCTCutoff, APTCutoff, NewHealthTest, CheckHealth: the health tests.
+// Harvest is the package's one entry point; Config says what to gather,
+// Report.WriteTable prints what happened and the Generator is the result.
+// Inside, a run goes: readSeedFile, then gather (each source read, then
+// start-up and continuous health tests, SP 800-90B 4.3 and 4.4, then
+// credited), then mixKey (BLAKE3 over the seed, a timestamp and the healthy
+// sources) keys a newGenerator, whose output rewrites the seed file.
 
 import (
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
-// Harvest gathers entropy as cfg says and returns a seeded generator and
-// the report. seedPath may be "" for no seed file. See Harvester.Harvest.
+// Harvest reads the seed file at seedPath (none when ""), gathers from
+// every source cfg names, and when at least cfg.MinBits are credited
+// mixes everything into a new generator and rewrites the seed file with
+// its output. Below the minimum it returns the report with
+// ErrInsufficient and no generator, and leaves the seed file alone. A
+// seed file that group or others can read, or of the wrong size, is an
+// error before anything is gathered. Sources that are unavailable, fail
+// or fail their health tests are reported and left out; they never stop
+// the run.
 func Harvest(ctx context.Context, cfg Config, seedPath string) (*Generator, *Report, error) {
-	h := Harvester{Config: cfg}
-	return h.Harvest(ctx, seedPath)
+	h := harvester{cfg: cfg}
+	return h.harvest(ctx, seedPath)
 }
 
-// Gather reads and health-tests every source in cfg and reports, without
-// seeding anything. It returns ErrInsufficient with the report when the
-// credited total is below the minimum.
-func Gather(ctx context.Context, cfg Config) (*Report, error) {
-	h := Harvester{Config: cfg}
-	rep, recs, err := h.gather(ctx)
-	for _, r := range recs {
-		clear(r.data)
-	}
-	return rep, err
-}
-
-// A Harvester runs harvests with sources that may be injected.
-type Harvester struct {
-	Config Config
-	// Sources, when non-nil, replaces the built-in sources (kernel,
-	// jitter, ...); the files, commands and plugins of Config are still
-	// added. These sources assess themselves, and Config.Credit can only
+// A harvester runs harvests with sources that tests may inject.
+type harvester struct {
+	cfg Config
+	// sources, when non-nil, replaces the built-in sources (kernel,
+	// jitter, ...); the files, commands and plugins of cfg are still
+	// added. These sources assess themselves, and cfg.Credit can only
 	// lower them.
-	Sources []Source
-	// Now is the clock (time.Now when nil).
-	Now func() time.Time
+	sources []entropySource
 }
 
-func (h *Harvester) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
-}
-
-// Harvest reads the seed file at seedPath (if not ""), gathers, and when
-// at least Config.MinBits are credited mixes everything into a new
-// generator and rewrites the seed file with its output. A seed file that
-// others can read or has the wrong size is an error before anything is
-// gathered. Sources that are unavailable, fail or fail their health tests
-// are reported and left out; they never stop the run.
-func (h *Harvester) Harvest(ctx context.Context, seedPath string) (*Generator, *Report, error) {
-	cfg, err := h.Config.resolved()
-	if err != nil {
+func (h *harvester) harvest(ctx context.Context, seedPath string) (*Generator, *Report, error) {
+	if _, err := h.cfg.resolved(); err != nil {
 		return nil, nil, err
 	}
 	var prev []byte
+	var err error
 	seedState := "none"
 	if seedPath != "" {
-		if prev, err = ReadSeedFile(seedPath); err != nil {
+		if prev, err = readSeedFile(seedPath); err != nil {
 			return nil, nil, err
 		}
 		seedState = "new"
@@ -92,7 +59,7 @@ func (h *Harvester) Harvest(ctx context.Context, seedPath string) (*Generator, *
 
 	rep, recs, err := h.gather(ctx)
 	if rep != nil {
-		rep.Seed = seedState
+		rep.seed = seedState
 	}
 	defer func() {
 		for _, r := range recs {
@@ -104,33 +71,17 @@ func (h *Harvester) Harvest(ctx context.Context, seedPath string) (*Generator, *
 	}
 
 	var stamp [8]byte
-	binary.BigEndian.PutUint64(stamp[:], uint64(h.now().UnixNano()))
+	binary.BigEndian.PutUint64(stamp[:], uint64(time.Now().UnixNano()))
 	all := append([]record{{"seed file", prev}, {"time", stamp[:]}}, recs...)
 	key := mixKey(all)
-	g := NewGenerator(key)
+	g := newGenerator(key)
 	clear(key[:])
-	g.now = h.now
 
 	if seedPath != "" {
-		if err := WriteSeedFile(seedPath, g); err != nil {
+		if err := writeSeedFile(seedPath, g); err != nil {
 			return nil, rep, err
 		}
-		rep.Seed = "rewritten"
-	}
-	if cfg.ReseedInterval > 0 {
-		g.SetAutoReseed(cfg.ReseedInterval, func() ([]byte, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.SourceTimeout)
-			defer cancel()
-			_, recs, err := h.gather(ctx)
-			if err != nil {
-				return nil, err
-			}
-			b := encodeRecords(recs)
-			for _, r := range recs {
-				clear(r.data)
-			}
-			return b, nil
-		})
+		rep.seed = "rewritten"
 	}
 	return g, rep, nil
 }
@@ -138,27 +89,27 @@ func (h *Harvester) Harvest(ctx context.Context, seedPath string) (*Generator, *
 // gather reads every source in turn, tests and credits it. The records
 // are the healthy sources' data, for mixing. err is ErrInsufficient (with
 // the counts), a configuration error, or ctx's error.
-func (h *Harvester) gather(ctx context.Context) (*Report, []record, error) {
-	start := h.now()
-	cfg, err := h.Config.resolved()
+func (h *harvester) gather(ctx context.Context) (*Report, []record, error) {
+	start := time.Now()
+	cfg, err := h.cfg.resolved()
 	if err != nil {
 		return nil, nil, err
 	}
-	rep := &Report{MinBits: cfg.MinBits, Seed: "none"}
+	rep := &Report{minBits: cfg.MinBits, seed: "none"}
 
 	var cache wasmCache
 	if len(cfg.Plugins) > 0 {
-		cache, err = OpenWasmCache(cfg.WasmCache)
+		cache, err = openWasmCache(cfg.WasmCache)
 		if err != nil {
-			rep.Notes = append(rep.Notes, err.Error()+" (compiling without a cache)")
+			rep.notes = append(rep.notes, err.Error()+" (compiling without a cache)")
 		}
 		if cache != nil {
 			defer cache.Close(context.WithoutCancel(ctx))
 		}
 	}
 	var specs []sourceSpec
-	if h.Sources != nil {
-		for _, s := range h.Sources {
+	if h.sources != nil {
+		for _, s := range h.sources {
 			specs = append(specs, sourceSpec{src: s, builtin: true, credit: creditFor(cfg, s.Name())})
 		}
 		specs = append(specs, cfg.externalSources(cache)...)
@@ -169,26 +120,29 @@ func (h *Harvester) gather(ctx context.Context) (*Report, []record, error) {
 	var recs []record
 	for _, sp := range specs {
 		if err := ctx.Err(); err != nil {
-			return rep, recs, fmt.Errorf("harvest: %w", err)
+			return rep, recs, fmt.Errorf("harvest: stopped before reading %s: %w", sp.src.Name(), err)
 		}
 		sr, data := h.gatherOne(ctx, cfg, sp)
-		rep.Sources = append(rep.Sources, sr)
+		rep.sources = append(rep.sources, sr)
+		if a, ok := sp.src.(adcSource); ok && a.detect {
+			rep.board = true
+		}
 		if data != nil {
 			recs = append(recs, record{sr.Name, data})
-			rep.CreditedBits += sr.CreditedBits
+			rep.creditedBits += sr.CreditedBits
 		}
 	}
-	rep.Took = h.now().Sub(start)
-	if !rep.Sufficient() {
-		return rep, recs, fmt.Errorf("%w: %.0f bits credited, %d needed", ErrInsufficient, rep.CreditedBits, rep.MinBits)
+	rep.took = time.Since(start)
+	if !rep.sufficient() {
+		return rep, recs, fmt.Errorf("%w: %.0f bits credited, %d needed", ErrInsufficient, rep.creditedBits, rep.minBits)
 	}
 	return rep, recs, nil
 }
 
 // gatherOne reads one source. data is nil when the source is excluded.
-func (h *Harvester) gatherOne(ctx context.Context, cfg Config, sp sourceSpec) (SourceReport, []byte) {
-	sr := SourceReport{Name: sp.src.Name(), Health: HealthNone}
-	t0 := h.now()
+func (h *harvester) gatherOne(ctx context.Context, cfg Config, sp sourceSpec) (sourceReport, []byte) {
+	sr := sourceReport{Name: sp.src.Name(), Health: healthNone}
+	t0 := time.Now()
 	sctx := ctx
 	if _, isPlugin := sp.src.(*pluginSource); !isPlugin { // plugins run under their own limit
 		var cancel context.CancelFunc
@@ -196,15 +150,15 @@ func (h *Harvester) gatherOne(ctx context.Context, cfg Config, sp sourceSpec) (S
 		defer cancel()
 	}
 	r, err := sp.src.Read(sctx)
-	sr.Took = h.now().Sub(t0)
-	var ue *UnavailableError
+	sr.Took = time.Since(t0)
+	var ue *unavailableError
 	switch {
 	case errors.As(err, &ue):
 		sr.Reason = ue.Reason
 		return sr, nil
 	case err != nil:
 		sr.Available = true
-		sr.Err, sr.Error = err, err.Error()
+		sr.Err = fmt.Errorf("harvest: %s: %w", sr.Name, err)
 		return sr, nil
 	}
 	sr.Available, sr.Bytes, sr.Note = true, len(r.Data), r.Note
@@ -216,30 +170,29 @@ func (h *Harvester) gatherOne(ctx context.Context, cfg Config, sp sourceSpec) (S
 	}
 	sr.BitsPerByte = rate
 	if assessed == 0 {
-		sr.Health = HealthUntested
+		sr.Health = healthUntested
 		return sr, r.Data
 	}
 	// The tests use the source's own assessment: lowering the credit does
 	// not loosen them. Nothing of the source is used before its first
-	// StartupSamples samples pass (the start-up test); r.Data is the
+	// startupSamples samples pass (the start-up test); r.Data is the
 	// first of them.
-	ht, err := NewHealthTest(assessed, cfg.AlphaLog2)
+	ht, err := newHealthTest(assessed, defaultAlphaLog2)
 	if err == nil {
 		err = startupTest(sctx, sp.src, ht, r.Data)
 		sr.TestedSamples = ht.n
 	}
 	if err != nil {
 		clear(r.Data)
-		sr.Health, sr.Err = HealthFail, err
-		sr.Error = fmt.Sprintf("harvest: %s: %s", sr.Name, strings.TrimPrefix(err.Error(), "harvest: "))
-		var he *HealthError
+		sr.Health, sr.Err = healthFail, fmt.Errorf("harvest: %s: %w", sr.Name, err)
+		var he *healthError
 		if errors.As(err, &he) {
 			sr.HealthTest = he.Test
 		}
-		sr.Startup = errors.Is(err, ErrStartup)
+		sr.Startup = errors.Is(err, errStartup)
 		return sr, nil
 	}
-	sr.Health = HealthPass
+	sr.Health = healthPass
 	sr.CreditedBits = rate * float64(len(r.Data))
 	return sr, r.Data
 }

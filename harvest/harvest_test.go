@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/entropyshare/entropyshare/internal/privfile"
 )
 
 func randBytes(n int) []byte {
@@ -26,18 +26,18 @@ func TestHarvestZeroConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.CreditedBits < DefaultMinBits || rep.Seed != "rewritten" || rep.MinBits != DefaultMinBits {
+	if rep.creditedBits < DefaultMinBits || rep.seed != "rewritten" || rep.minBits != DefaultMinBits {
 		t.Fatalf("report: %+v", rep)
 	}
 	var names []string
-	for _, s := range rep.Sources {
+	for _, s := range rep.sources {
 		names = append(names, s.Name)
 	}
 	if got := strings.Join(names, ","); got != "kernel,jitter,hwrng,adc,thermal" {
 		t.Fatalf("sources %s", got)
 	}
 	st, err := os.Stat(seed)
-	if err != nil || st.Mode().Perm() != 0o600 || st.Size() != SeedSize {
+	if err != nil || st.Mode().Perm() != 0o600 || st.Size() != seedSize {
 		t.Fatalf("seed file: %v %v", st, err)
 	}
 	first, _ := os.ReadFile(seed)
@@ -51,7 +51,7 @@ func TestHarvestZeroConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	second, _ := os.ReadFile(seed)
-	if bytes.Equal(first, second) || rep.Seed != "rewritten" {
+	if bytes.Equal(first, second) || rep.seed != "rewritten" {
 		t.Fatal("the seed file was not rewritten")
 	}
 	var tbl bytes.Buffer
@@ -62,15 +62,15 @@ func TestHarvestZeroConfig(t *testing.T) {
 
 func TestHarvestInsufficient(t *testing.T) {
 	seed := filepath.Join(t.TempDir(), "seed")
-	prev := randBytes(SeedSize)
+	prev := randBytes(seedSize)
 	os.WriteFile(seed, prev, 0o600)
-	h := Harvester{Sources: []Source{fakeSource{name: "weak", data: randBytes(16), bits: 8}}}
-	g, rep, err := h.Harvest(context.Background(), seed)
+	h := harvester{sources: []entropySource{fakeSource{name: "weak", data: randBytes(16), bits: 8}}}
+	g, rep, err := h.harvest(context.Background(), seed)
 	if !errors.Is(err, ErrInsufficient) || g != nil || rep == nil {
 		t.Fatalf("got %v, %v, %v", g, rep, err)
 	}
-	if rep.CreditedBits != 128 || rep.Sufficient() {
-		t.Fatalf("credited %g", rep.CreditedBits)
+	if rep.creditedBits != 128 || rep.sufficient() {
+		t.Fatalf("credited %g", rep.creditedBits)
 	}
 	if now, _ := os.ReadFile(seed); !bytes.Equal(now, prev) {
 		t.Fatal("an insufficient run changed the seed file")
@@ -85,14 +85,14 @@ func TestHarvestInsufficient(t *testing.T) {
 // TestHarvestExcludes: a source failing its health tests, one failing to
 // read and one unavailable are reported and left out; the run goes on.
 func TestHarvestExcludes(t *testing.T) {
-	h := Harvester{Sources: []Source{
+	h := harvester{sources: []entropySource{
 		fakeSource{name: "good", data: randBytes(64), bits: 8},
 		fakeSource{name: "stuck", data: make([]byte, 1000), bits: 8},
-		fakeSource{name: "broken", err: errors.New("harvest: broken: i/o error")},
-		fakeSource{name: "absent", err: unavailable("absent", "no device")},
+		fakeSource{name: "broken", err: errors.New("i/o error")},
+		fakeSource{name: "absent", err: unavailable("no device")},
 		fakeSource{name: "uncredited", data: make([]byte, 100)},
 	}}
-	g, rep, err := h.Harvest(context.Background(), "")
+	g, rep, err := h.harvest(context.Background(), "")
 	if err != nil || g == nil {
 		t.Fatal(err)
 	}
@@ -101,26 +101,26 @@ func TestHarvestExcludes(t *testing.T) {
 		health string
 		bits   float64
 	}{
-		"good":       {true, HealthPass, 512},
-		"stuck":      {true, HealthFail, 0},
-		"broken":     {true, HealthNone, 0},
-		"absent":     {false, HealthNone, 0},
-		"uncredited": {true, HealthUntested, 0},
+		"good":       {true, healthPass, 512},
+		"stuck":      {true, healthFail, 0},
+		"broken":     {true, healthNone, 0},
+		"absent":     {false, healthNone, 0},
+		"uncredited": {true, healthUntested, 0},
 	}
-	for _, s := range rep.Sources {
+	for _, s := range rep.sources {
 		w := want[s.Name]
 		if s.Available != w.avail || s.Health != w.health || s.CreditedBits != w.bits {
 			t.Errorf("%s: %+v", s.Name, s)
 		}
 	}
-	if s := rep.Sources[1]; s.HealthTest != "RCT" || !errors.Is(s.Err, ErrRepetitionCount) {
+	if s := rep.sources[1]; s.HealthTest != "RCT" || !errors.Is(s.Err, errRepetitionCount) {
 		t.Errorf("stuck: %+v", s)
 	}
-	if s := rep.Sources[3]; s.Reason != "no device" {
+	if s := rep.sources[3]; s.Reason != "no device" {
 		t.Errorf("absent: %q", s.Reason)
 	}
-	if rep.CreditedBits != 512 {
-		t.Errorf("credited %g", rep.CreditedBits)
+	if rep.creditedBits != 512 {
+		t.Errorf("credited %g", rep.creditedBits)
 	}
 }
 
@@ -129,23 +129,23 @@ func TestHarvestExcludes(t *testing.T) {
 func TestCredit(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "noise")
 	os.WriteFile(file, randBytes(100), 0o600)
-	h := Harvester{
-		Config: Config{
+	h := harvester{
+		cfg: Config{
 			MinBits: 1,
 			Credit:  map[string]float64{"lowered": 2, "raised": 8, "file:noise": 3},
-			Files:   []FileConfig{{Path: file}},
+			Files:   []string{file},
 		},
-		Sources: []Source{
+		sources: []entropySource{
 			fakeSource{name: "lowered", data: randBytes(100), bits: 6},
 			fakeSource{name: "raised", data: randBytes(100), bits: 4},
 		},
 	}
-	_, rep, err := h.Harvest(context.Background(), "")
+	_, rep, err := h.harvest(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]float64{}
-	for _, s := range rep.Sources {
+	for _, s := range rep.sources {
 		got[s.Name] = s.CreditedBits
 	}
 	if got["lowered"] != 200 || got["raised"] != 400 || got["file:noise"] != 300 {
@@ -155,56 +155,55 @@ func TestCredit(t *testing.T) {
 
 func TestSeedFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	if b, err := ReadSeedFile(filepath.Join(dir, "none")); b != nil || err != nil {
+	if b, err := readSeedFile(filepath.Join(dir, "none")); b != nil || err != nil {
 		t.Fatalf("missing: %v %v", b, err)
 	}
 	open := filepath.Join(dir, "open")
-	os.WriteFile(open, randBytes(SeedSize), 0o644)
+	os.WriteFile(open, randBytes(seedSize), 0o644)
 	os.Chmod(open, 0o644)
-	_, err := ReadSeedFile(open)
-	if !errors.Is(err, ErrSeedPermissions) || !strings.Contains(err.Error(), "chmod 600 "+open) {
+	_, err := readSeedFile(open)
+	if !errors.Is(err, privfile.ErrPermissions) || !strings.Contains(err.Error(), "chmod 600 "+open) {
 		t.Fatalf("0644: %v", err)
 	}
-	for _, n := range []int{0, SeedSize - 1, SeedSize + 1} {
+	for _, n := range []int{0, seedSize - 1, seedSize + 1} {
 		p := filepath.Join(dir, "size")
 		os.Remove(p)
 		os.WriteFile(p, randBytes(n), 0o600)
-		if _, err := ReadSeedFile(p); !errors.Is(err, ErrSeedSize) {
+		if _, err := readSeedFile(p); !errors.Is(err, errSeedSize) {
 			t.Errorf("%d bytes: %v", n, err)
 		}
 	}
+	if err := CheckSeedFile(open); !errors.Is(err, privfile.ErrPermissions) ||
+		err.Error() != "harvest: reading seed file: "+open+": mode 0644 lets group or others read it (fix: chmod 600 "+open+")" {
+		t.Fatalf("CheckSeedFile: %v", err)
+	}
+	if err := CheckSeedFile(filepath.Join(dir, "none")); err != nil {
+		t.Fatalf("CheckSeedFile, no file: %v", err)
+	}
 	// Harvest refuses before gathering, and leaves the file alone.
-	if _, _, err := Harvest(context.Background(), Config{}, open); !errors.Is(err, ErrSeedPermissions) {
+	if _, _, err := Harvest(context.Background(), Config{}, open); !errors.Is(err, privfile.ErrPermissions) {
 		t.Fatalf("harvest with an open seed file: %v", err)
 	}
 	// Rewriting fixes a stale mode.
 	good := filepath.Join(dir, "good")
-	var k [SeedSize]byte
-	if err := WriteSeedFile(good, NewGenerator(k)); err != nil {
+	var k [seedSize]byte
+	if err := writeSeedFile(good, newGenerator(k)); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := ReadSeedFile(good); err != nil || len(b) != SeedSize {
+	if b, err := readSeedFile(good); err != nil || len(b) != seedSize {
 		t.Fatalf("reread: %v", err)
 	}
 }
 
-func TestAddFlags(t *testing.T) {
-	var c Config
-	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	c.AddFlags(fs)
-	err := fs.Parse([]string{
-		"--plugin", "a.wasm", "--plugin", "b.wasm",
-		"--source-file", "/dev/video0", "--source-command", "arecord -f S16_LE -d 1 -t raw",
-		"--credit", "plugin:a=2", "--credit", "kernel=4",
-		"--min-bits", "512", "--no-jitter", "--sources", "kernel,hwrng", "--wasm-cache", "off",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(c.Plugins) != 2 || c.Plugins[1].Path != "b.wasm" || c.Files[0].Path != "/dev/video0" ||
-		c.Commands[0].Command != "arecord -f S16_LE -d 1 -t raw" || c.Credit["plugin:a"] != 2 || c.Credit["kernel"] != 4 ||
-		c.MinBits != 512 || !c.NoJitter || strings.Join(c.Sources, ",") != "kernel,hwrng" || c.WasmCache != "off" {
-		t.Fatalf("%+v", c)
+// TestBuildSources: the sources a Config names, in order, with the names
+// files, commands and plugins are given; and an unknown source refused.
+func TestBuildSources(t *testing.T) {
+	c := Config{
+		Plugins:  []string{"a.wasm", "b.wasm"},
+		Files:    []string{"/dev/video0"},
+		Commands: []string{"arecord -f S16_LE -d 1 -t raw"},
+		NoJitter: true,
+		Sources:  []string{"kernel", "hwrng"},
 	}
 	specs := c.buildSources(nil)
 	var names []string
@@ -213,12 +212,6 @@ func TestAddFlags(t *testing.T) {
 	}
 	if got := strings.Join(names, ","); got != "kernel,hwrng,file:video0,command:arecord,plugin:a,plugin:b" {
 		t.Fatalf("sources %s", got)
-	}
-	var d Config
-	fs = pflag.NewFlagSet("t", pflag.ContinueOnError)
-	d.AddFlags(fs)
-	if d.MinBits != DefaultMinBits || fs.Parse([]string{"--credit", "x=9"}) == nil || fs.Parse([]string{"--credit", "x"}) == nil {
-		t.Fatal("defaults or credit parsing")
 	}
 	if _, err := (Config{Sources: []string{"nope"}}).resolved(); !errors.Is(err, ErrConfig) {
 		t.Fatalf("unknown source: %v", err)
@@ -271,14 +264,14 @@ func TestFileSource(t *testing.T) {
 	if err != nil || len(r.Data) != 10 {
 		t.Fatalf("short file: %q %v", r.Data, err)
 	}
-	if _, err := (fileSource{name: "f", path: p + "x", n: 4}).Read(context.Background()); !errors.Is(err, ErrUnavailable) {
+	if _, err := (fileSource{name: "f", path: p + "x", n: 4}).Read(context.Background()); !errors.Is(err, errUnavailable) {
 		t.Fatalf("missing: %v", err)
 	}
 }
 
 func TestJitter(t *testing.T) {
 	r, err := jitterSource{samples: 1024}.Read(context.Background())
-	if errors.Is(err, ErrCoarseTimer) {
+	if errors.Is(err, errCoarseTimer) {
 		t.Skipf("this machine's clock: %v", err)
 	}
 	if err != nil || len(r.Data) != 1024 || r.BitsPerSample <= 0 || r.BitsPerSample > jitterMaxBitsPerSample {
@@ -288,7 +281,7 @@ func TestJitter(t *testing.T) {
 	var n int64
 	coarse := func() time.Time { n++; return time.Unix(0, (n/64)*int64(time.Millisecond)) }
 	_, err = jitterSource{samples: 1024, now: coarse}.Read(context.Background())
-	if !errors.Is(err, ErrCoarseTimer) || !strings.Contains(err.Error(), "--no-jitter") {
+	if !errors.Is(err, errCoarseTimer) || !strings.Contains(err.Error(), "--no-jitter") {
 		t.Fatalf("coarse clock: %v", err)
 	}
 	// Bounded: a canceled context stops it.

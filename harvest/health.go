@@ -28,16 +28,16 @@ import (
 // A final window shorter than W is still counted against the full-window
 // cutoff: it can only fail on a count that would fail a full window.
 
-// RCTCutoff returns the Repetition Count Test cutoff C for h bits of
+// rctCutoff returns the Repetition Count Test cutoff C for h bits of
 // min-entropy per sample and alpha = 2^-alphaLog2.
-func RCTCutoff(h float64, alphaLog2 int) int {
+func rctCutoff(h float64, alphaLog2 int) int {
 	return 1 + int(math.Ceil(float64(alphaLog2)/h))
 }
 
-// APTCutoff returns the Adaptive Proportion Test cutoff C for window w, h
+// aptCutoff returns the Adaptive Proportion Test cutoff C for window w, h
 // bits of min-entropy per sample and alpha = 2^-alphaLog2: the smallest c
 // with P[Binomial(w, 2^-h) >= c] <= alpha. It is at most w.
-func APTCutoff(w int, h float64, alphaLog2 int) int {
+func aptCutoff(w int, h float64, alphaLog2 int) int {
 	p := math.Exp2(-h)
 	logAlpha := -float64(alphaLog2) * math.Ln2
 	// Walk c down from w while the tail P[X >= c-1] still stays <= alpha;
@@ -82,10 +82,10 @@ func logAddExp(a, b float64) float64 {
 	return a + math.Log1p(math.Exp(b-a))
 }
 
-// HealthTest runs both continuous tests over a stream of byte samples. The
-// zero value is not usable; make one with NewHealthTest.
-type HealthTest struct {
-	RCTCutoff, APTCutoff, Window int
+// healthTest runs both continuous tests over a stream of byte samples. The
+// zero value is not usable; make one with newHealthTest.
+type healthTest struct {
+	rctLimit, aptLimit, window int
 
 	n int // samples seen
 
@@ -96,28 +96,28 @@ type HealthTest struct {
 	aptCount int
 	aptSeen  int // samples in the current window
 
-	failed *HealthError
+	failed *healthError
 }
 
-// NewHealthTest returns the tests for h bits of assessed min-entropy per
+// newHealthTest returns the tests for h bits of assessed min-entropy per
 // byte sample (0 < h <= 8) at alpha = 2^-alphaLog2.
-func NewHealthTest(h float64, alphaLog2 int) (*HealthTest, error) {
+func newHealthTest(h float64, alphaLog2 int) (*healthTest, error) {
 	if !(h > 0 && h <= 8) {
 		return nil, fmt.Errorf("%w: entropy per sample %g out of (0, 8]", ErrConfig, h)
 	}
 	if alphaLog2 < 1 || alphaLog2 > 64 {
 		return nil, fmt.Errorf("%w: alpha 2^-%d out of range", ErrConfig, alphaLog2)
 	}
-	return &HealthTest{
-		RCTCutoff: RCTCutoff(h, alphaLog2),
-		APTCutoff: APTCutoff(APTWindow, h, alphaLog2),
-		Window:    APTWindow,
+	return &healthTest{
+		rctLimit: rctCutoff(h, alphaLog2),
+		aptLimit: aptCutoff(aptWindow, h, alphaLog2),
+		window:   aptWindow,
 	}, nil
 }
 
-// Write feeds samples to the tests. It returns a *HealthError at the first
+// Write feeds samples to the tests. It returns a *healthError at the first
 // failure, and the same error on every later call.
-func (t *HealthTest) Write(samples []byte) (int, error) {
+func (t *healthTest) Write(samples []byte) (int, error) {
 	if t.failed != nil {
 		return 0, t.failed
 	}
@@ -125,8 +125,8 @@ func (t *HealthTest) Write(samples []byte) (int, error) {
 		// RCT
 		if t.n > 0 && s == t.rctValue {
 			t.rctCount++
-			if t.rctCount >= t.RCTCutoff {
-				t.failed = &HealthError{Test: "RCT", Count: t.rctCount, Cutoff: t.RCTCutoff, Offset: t.n, err: ErrRepetitionCount}
+			if t.rctCount >= t.rctLimit {
+				t.failed = &healthError{Test: "RCT", Count: t.rctCount, Cutoff: t.rctLimit, Offset: t.n, err: errRepetitionCount}
 				return i, t.failed
 			}
 		} else {
@@ -137,13 +137,13 @@ func (t *HealthTest) Write(samples []byte) (int, error) {
 			t.aptValue, t.aptCount = s, 1
 		} else if s == t.aptValue {
 			t.aptCount++
-			if t.aptCount >= t.APTCutoff {
-				t.failed = &HealthError{Test: "APT", Count: t.aptCount, Cutoff: t.APTCutoff, Offset: t.n, err: ErrAdaptiveProportion}
+			if t.aptCount >= t.aptLimit {
+				t.failed = &healthError{Test: "APT", Count: t.aptCount, Cutoff: t.aptLimit, Offset: t.n, err: errAdaptiveProportion}
 				return i, t.failed
 			}
 		}
 		t.aptSeen++
-		if t.aptSeen == t.Window {
+		if t.aptSeen == t.window {
 			t.aptSeen = 0
 		}
 		t.n++
@@ -151,9 +151,9 @@ func (t *HealthTest) Write(samples []byte) (int, error) {
 	return len(samples), nil
 }
 
-// CheckHealth runs fresh tests over samples at h bits per sample.
-func CheckHealth(samples []byte, h float64, alphaLog2 int) error {
-	t, err := NewHealthTest(h, alphaLog2)
+// checkHealth runs fresh tests over samples at h bits per sample.
+func checkHealth(samples []byte, h float64, alphaLog2 int) error {
+	t, err := newHealthTest(h, alphaLog2)
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func CheckHealth(samples []byte, h float64, alphaLog2 int) error {
 }
 
 // startupTest is the start-up test of SP 800-90B section 4.3: the
-// continuous tests run over at least the first StartupSamples
+// continuous tests run over at least the first startupSamples
 // consecutive samples of a source before any of its output is used. t is
 // a fresh test and first the reading the run will use. When first holds
 // fewer samples, src is read again (asked for the shortfall in one Read
@@ -172,19 +172,19 @@ func CheckHealth(samples []byte, h float64, alphaLog2 int) error {
 //
 // A health test failure at a sample past the start-up ones is returned as
 // it is (a continuous failure); anything else that stops the test is a
-// *StartupError.
-func startupTest(ctx context.Context, src Source, t *HealthTest, first []byte) error {
+// *startupError.
+func startupTest(ctx context.Context, src entropySource, t *healthTest, first []byte) error {
 	_, err := t.Write(first)
 	more := src
-	if r, ok := src.(resizable); ok && t.n < StartupSamples {
-		more = r.withSamples(StartupSamples - t.n)
+	if r, ok := src.(resizable); ok && t.n < startupSamples {
+		more = r.withSamples(startupSamples - t.n)
 	}
-	for reads := 1; err == nil && t.n < StartupSamples; reads++ {
+	for reads := 1; err == nil && t.n < startupSamples; reads++ {
 		if reads > maxStartupReads {
 			err = fmt.Errorf("%d more reads gave only %d samples", maxStartupReads, t.n)
 			break
 		}
-		var r Reading
+		var r reading
 		r, err = more.Read(ctx)
 		switch {
 		case err != nil:
@@ -196,9 +196,9 @@ func startupTest(ctx context.Context, src Source, t *HealthTest, first []byte) e
 		}
 		clear(r.Data)
 	}
-	var he *HealthError
-	if err == nil || (errors.As(err, &he) && he.Offset >= StartupSamples) {
+	var he *healthError
+	if err == nil || (errors.As(err, &he) && he.Offset >= startupSamples) {
 		return err
 	}
-	return &StartupError{Tested: t.n, Err: err}
+	return &startupError{Tested: t.n, Err: err}
 }

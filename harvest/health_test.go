@@ -26,8 +26,8 @@ func TestRCTCutoff(t *testing.T) {
 		{3, 30, 11},
 		{7.5, 40, 7},
 	} {
-		if got := RCTCutoff(c.h, c.alphaLog2); got != c.want {
-			t.Errorf("RCTCutoff(H=%g, alpha=2^-%d) = %d, want %d", c.h, c.alphaLog2, got, c.want)
+		if got := rctCutoff(c.h, c.alphaLog2); got != c.want {
+			t.Errorf("rctCutoff(H=%g, alpha=2^-%d) = %d, want %d", c.h, c.alphaLog2, got, c.want)
 		}
 		if want := 1 + int(math.Ceil(float64(c.alphaLog2)/c.h)); c.want != want {
 			t.Errorf("table entry H=%g disagrees with the formula: %d", c.h, want)
@@ -44,8 +44,8 @@ func TestAPTCutoffNIST(t *testing.T) {
 		h    float64
 		want int
 	}{{0.5, 410}, {1, 311}, {2, 177}, {4, 62}, {8, 13}} {
-		if got := APTCutoff(APTWindow, c.h, 20); got != c.want {
-			t.Errorf("APTCutoff(512, H=%g, 2^-20) = %d, want %d", c.h, got, c.want)
+		if got := aptCutoff(aptWindow, c.h, 20); got != c.want {
+			t.Errorf("aptCutoff(512, H=%g, 2^-20) = %d, want %d", c.h, got, c.want)
 		}
 	}
 }
@@ -60,13 +60,13 @@ func TestAPTCutoffFormula(t *testing.T) {
 		}
 		return s
 	}
-	for _, w := range []int{APTWindow, APTWindowBinary} {
+	for _, w := range []int{aptWindow, aptWindowBinary} {
 		for _, a := range []int{20, 30, 40} {
 			for _, h := range []float64{0.5, 1, 2, 3, 4, 6, 8} {
-				if w == APTWindowBinary && h > 1 {
+				if w == aptWindowBinary && h > 1 {
 					continue
 				}
-				c := APTCutoff(w, h, a)
+				c := aptCutoff(w, h, a)
 				alpha := math.Exp2(-float64(a))
 				p := math.Exp2(-h)
 				if got := tail(w, c, p); got > alpha {
@@ -103,22 +103,22 @@ func TestHealthBadInputs(t *testing.T) {
 		h    float64
 		want error
 	}{
-		{"constant", constant, 1, ErrRepetitionCount},
-		{"constant, H=8", constant, 8, ErrRepetitionCount},
-		{"stuck bits", stuckBits, 8, ErrAdaptiveProportion},
-		{"4-cycle", cycle, 4, ErrAdaptiveProportion},
-		{"2-cycle", cycle2, 2, ErrAdaptiveProportion},
+		{"constant", constant, 1, errRepetitionCount},
+		{"constant, H=8", constant, 8, errRepetitionCount},
+		{"stuck bits", stuckBits, 8, errAdaptiveProportion},
+		{"4-cycle", cycle, 4, errAdaptiveProportion},
+		{"2-cycle", cycle2, 2, errAdaptiveProportion},
 		{"1 bit claimed as 4", lowBits, 4, nil}, // either test may see it first
 	} {
-		err := CheckHealth(c.data, c.h, DefaultAlphaLog2)
-		if c.want == nil && (errors.Is(err, ErrRepetitionCount) || errors.Is(err, ErrAdaptiveProportion)) {
+		err := checkHealth(c.data, c.h, defaultAlphaLog2)
+		if c.want == nil && (errors.Is(err, errRepetitionCount) || errors.Is(err, errAdaptiveProportion)) {
 			continue
 		}
 		if !errors.Is(err, c.want) || c.want == nil {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
 			continue
 		}
-		var he *HealthError
+		var he *healthError
 		if !errors.As(err, &he) || he.Count < he.Cutoff {
 			t.Errorf("%s: error %v does not carry its counts", c.name, err)
 		}
@@ -131,7 +131,7 @@ func TestHealthGoodInput(t *testing.T) {
 	// crypto/rand output is full entropy: it passes at 8 bits per byte,
 	// and a fortiori at lower claims.
 	for _, h := range []float64{8, 4, 1} {
-		if err := CheckHealth(buf, h, DefaultAlphaLog2); err != nil {
+		if err := checkHealth(buf, h, defaultAlphaLog2); err != nil {
 			t.Errorf("H=%g: %v", h, err)
 		}
 	}
@@ -145,14 +145,14 @@ func TestHealthStreaming(t *testing.T) {
 	for i := 1000; i < 1040; i++ {
 		data[i] = 7
 	}
-	whole, _ := NewHealthTest(8, 30)
+	whole, _ := newHealthTest(8, 30)
 	_, errWhole := whole.Write(data)
-	parts, _ := NewHealthTest(8, 30)
+	parts, _ := newHealthTest(8, 30)
 	var errParts error
 	for i := 0; i < len(data) && errParts == nil; i += 3 {
 		_, errParts = parts.Write(data[i:min(i+3, len(data))])
 	}
-	var a, b *HealthError
+	var a, b *healthError
 	if !errors.As(errWhole, &a) || !errors.As(errParts, &b) || *a != *b {
 		t.Fatalf("whole %v, parts %v", errWhole, errParts)
 	}
@@ -162,16 +162,16 @@ func TestHealthStreaming(t *testing.T) {
 	if _, err := parts.Write([]byte{1, 2, 3}); err != errParts {
 		t.Errorf("after failure: %v", err)
 	}
-	if _, err := NewHealthTest(0, 30); !errors.Is(err, ErrConfig) {
+	if _, err := newHealthTest(0, 30); !errors.Is(err, ErrConfig) {
 		t.Errorf("H=0: %v", err)
 	}
 }
 
 // gatherOnly runs one gather with sources and returns the report and the
 // records that would be mixed, by name.
-func gatherOnly(t *testing.T, sources ...Source) (*Report, map[string][]byte) {
+func gatherOnly(t *testing.T, sources ...entropySource) (*Report, map[string][]byte) {
 	t.Helper()
-	h := Harvester{Config: Config{MinBits: 1}, Sources: sources}
+	h := harvester{cfg: Config{MinBits: 1}, sources: sources}
 	rep, recs, err := h.gather(context.Background())
 	if rep == nil {
 		t.Fatalf("gather: %v", err)
@@ -183,15 +183,15 @@ func gatherOnly(t *testing.T, sources ...Source) (*Report, map[string][]byte) {
 	return rep, mixed
 }
 
-func sourceReport(t *testing.T, rep *Report, name string) SourceReport {
+func findSource(t *testing.T, rep *Report, name string) sourceReport {
 	t.Helper()
-	for _, s := range rep.Sources {
+	for _, s := range rep.sources {
 		if s.Name == name {
 			return s
 		}
 	}
 	t.Fatalf("%s not reported", name)
-	return SourceReport{}
+	return sourceReport{}
 }
 
 // TestStartupExcludesEarlyFailure: a source whose readings are 64
@@ -204,25 +204,25 @@ func TestStartupExcludesEarlyFailure(t *testing.T) {
 	for i := 300; i < 340; i++ {
 		stream[i] = 0x42
 	}
-	if err := CheckHealth(stream[:64], 8, DefaultAlphaLog2); err != nil {
+	if err := checkHealth(stream[:64], 8, defaultAlphaLog2); err != nil {
 		t.Fatalf("the first reading alone should pass: %v", err)
 	}
 	src := &streamSource{name: "early", stream: stream, per: 64, bits: 8}
 	rep, mixed := gatherOnly(t, src, fakeSource{name: "kernel", data: randBytes(32), bits: 8})
 
-	s := sourceReport(t, rep, "early")
-	var se *StartupError
-	var he *HealthError
-	if s.Health != HealthFail || !s.Startup || s.HealthTest != "RCT" || s.CreditedBits != 0 ||
-		!errors.Is(s.Err, ErrStartup) || !errors.Is(s.Err, ErrRepetitionCount) ||
+	s := findSource(t, rep, "early")
+	var se *startupError
+	var he *healthError
+	if s.Health != healthFail || !s.Startup || s.HealthTest != "RCT" || s.CreditedBits != 0 ||
+		!errors.Is(s.Err, errStartup) || !errors.Is(s.Err, errRepetitionCount) ||
 		!errors.As(s.Err, &se) || !errors.As(s.Err, &he) {
 		t.Fatalf("early: %+v", s)
 	}
-	if cut := RCTCutoff(8, DefaultAlphaLog2); he.Offset != 300+cut-1 || se.Tested != he.Offset {
+	if cut := rctCutoff(8, defaultAlphaLog2); he.Offset != 300+cut-1 || se.Tested != he.Offset {
 		t.Errorf("failed at sample %d (tested %d), want %d", he.Offset, se.Tested, 300+cut-1)
 	}
-	if !strings.Contains(s.Error, "harvest: early: start-up test failed after") {
-		t.Errorf("error %q", s.Error)
+	if !strings.Contains(s.Err.Error(), "harvest: early: start-up test failed after") {
+		t.Errorf("error %q", s.Err)
 	}
 	if _, ok := mixed["early"]; ok {
 		t.Error("a source that failed its start-up test was mixed")
@@ -232,7 +232,7 @@ func TestStartupExcludesEarlyFailure(t *testing.T) {
 			t.Errorf("reading %d was not wiped", i)
 		}
 	}
-	if k := sourceReport(t, rep, "kernel"); k.Health != HealthPass || k.TestedSamples < StartupSamples || k.Bytes != 32 {
+	if k := findSource(t, rep, "kernel"); k.Health != healthPass || k.TestedSamples < startupSamples || k.Bytes != 32 {
 		t.Errorf("a healthy source beside it: %+v", k)
 	}
 	var tbl bytes.Buffer
@@ -249,12 +249,12 @@ func TestStartupPasses(t *testing.T) {
 	stream := randBytes(4096)
 	src := &streamSource{name: "good", stream: stream, per: 64, bits: 8}
 	rep, mixed := gatherOnly(t, src)
-	s := sourceReport(t, rep, "good")
-	if s.Health != HealthPass || s.Err != nil || s.Startup || s.Bytes != 64 || s.CreditedBits != 512 || s.TestedSamples != StartupSamples {
+	s := findSource(t, rep, "good")
+	if s.Health != healthPass || s.Err != nil || s.Startup || s.Bytes != 64 || s.CreditedBits != 512 || s.TestedSamples != startupSamples {
 		t.Fatalf("good: %+v", s)
 	}
-	if len(src.reads) != StartupSamples/64 {
-		t.Errorf("%d reads, want %d", len(src.reads), StartupSamples/64)
+	if len(src.reads) != startupSamples/64 {
+		t.Errorf("%d reads, want %d", len(src.reads), startupSamples/64)
 	}
 	if !bytes.Equal(mixed["good"], stream[:64]) {
 		t.Error("the first reading is not what was mixed")
@@ -267,7 +267,7 @@ func TestStartupPasses(t *testing.T) {
 	// A reading of 1024 samples or more is its own start-up test: one read.
 	big := &streamSource{name: "big", stream: randBytes(4096), per: 2048, bits: 8}
 	rep, _ = gatherOnly(t, big)
-	if s := sourceReport(t, rep, "big"); s.Health != HealthPass || len(big.reads) != 1 || s.TestedSamples != 2048 {
+	if s := findSource(t, rep, "big"); s.Health != healthPass || len(big.reads) != 1 || s.TestedSamples != 2048 {
 		t.Fatalf("big: %d reads, %+v", len(big.reads), s)
 	}
 }
@@ -277,20 +277,20 @@ func TestStartupPasses(t *testing.T) {
 // in those samples excludes it.
 func TestStartupResizable(t *testing.T) {
 	rep, _ := gatherOnly(t, fakeSource{name: "fresh", data: randBytes(64), bits: 8})
-	if s := sourceReport(t, rep, "fresh"); s.Health != HealthPass || s.TestedSamples != StartupSamples || s.CreditedBits != 512 {
+	if s := findSource(t, rep, "fresh"); s.Health != healthPass || s.TestedSamples != startupSamples || s.CreditedBits != 512 {
 		t.Fatalf("fresh: %+v", s)
 	}
-	stuck := randBytes(StartupSamples - 64)
+	stuck := randBytes(startupSamples - 64)
 	for i := 500; i < 560; i++ {
 		stuck[i] = 7
 	}
 	rep, _ = gatherOnly(t, fakeSource{name: "stuck later", data: randBytes(64), bits: 8, startup: stuck})
-	if s := sourceReport(t, rep, "stuck later"); s.Health != HealthFail || !s.Startup || !errors.Is(s.Err, ErrRepetitionCount) {
+	if s := findSource(t, rep, "stuck later"); s.Health != healthFail || !s.Startup || !errors.Is(s.Err, errRepetitionCount) {
 		t.Fatalf("stuck later: %+v", s)
 	}
 	// The real kernel source: 32 bytes used, 1024 tested.
 	rep, _ = gatherOnly(t, kernelSource{n: 32})
-	if s := sourceReport(t, rep, "kernel"); s.Available && (s.Health != HealthPass || s.Bytes != 32 || s.TestedSamples != StartupSamples) {
+	if s := findSource(t, rep, "kernel"); s.Available && (s.Health != healthPass || s.Bytes != 32 || s.TestedSamples != startupSamples) {
 		t.Fatalf("kernel: %+v", s)
 	}
 }
@@ -312,18 +312,18 @@ func TestStartupShort(t *testing.T) {
 		tested     int
 	}{
 		{"trickle", "64 more reads gave only 65 samples", 1 + maxStartupReads},
-		{"broken", "read 2: harvest: stream: i/o error", 128},
+		{"broken", "harvest: broken: start-up test failed after 128 of 1024 samples: read 2: i/o error", 128},
 		{"dry", "read 2 gave no samples", 100},
 	} {
-		s := sourceReport(t, rep, c.name)
-		var se *StartupError
-		if s.Health != HealthFail || !s.Startup || s.HealthTest != "" || !errors.As(s.Err, &se) ||
-			se.Tested != c.tested || !strings.Contains(s.Error, c.text) || s.CreditedBits != 0 {
+		s := findSource(t, rep, c.name)
+		var se *startupError
+		if s.Health != healthFail || !s.Startup || s.HealthTest != "" || !errors.As(s.Err, &se) ||
+			se.Tested != c.tested || !strings.Contains(s.Err.Error(), c.text) || s.CreditedBits != 0 {
 			t.Errorf("%s: %+v", c.name, s)
 		}
 	}
-	s := sourceReport(t, rep, "late")
-	if s.Health != HealthFail || s.Startup || s.HealthTest != "RCT" || errors.Is(s.Err, ErrStartup) || s.CreditedBits != 0 {
+	s := findSource(t, rep, "late")
+	if s.Health != healthFail || s.Startup || s.HealthTest != "RCT" || errors.Is(s.Err, errStartup) || s.CreditedBits != 0 {
 		t.Errorf("late: %+v", s)
 	}
 	var tbl bytes.Buffer

@@ -4,15 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 )
 
 // buildDir holds the plugins the tests build, once per test binary.
 var buildDir string
+
+// raceEnabled is set by race_test.go in builds with -race.
+var raceEnabled bool
 
 func TestMain(m *testing.M) {
 	d, err := os.MkdirTemp("", "harvest-plugins-")
@@ -88,6 +93,10 @@ func buildPlugin(tb testing.TB, src string) string {
 	return b.out
 }
 
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
 // fakeSource returns fixed data at a fixed assessment. Asked for more
 // samples for the start-up test, it gives startup, or as many fresh
 // random bytes as asked (a healthy source's next samples) when that is nil.
@@ -101,7 +110,7 @@ type fakeSource struct {
 
 func (f fakeSource) Name() string { return f.name }
 
-func (f fakeSource) withSamples(n int) Source {
+func (f fakeSource) withSamples(n int) entropySource {
 	data := f.startup
 	if data == nil {
 		data = randBytes(n)
@@ -109,11 +118,11 @@ func (f fakeSource) withSamples(n int) Source {
 	return fakeSource{name: f.name, data: data, bits: f.bits, err: f.err, startup: data}
 }
 
-func (f fakeSource) Read(context.Context) (Reading, error) {
+func (f fakeSource) Read(context.Context) (reading, error) {
 	if f.err != nil {
-		return Reading{}, f.err
+		return reading{}, f.err
 	}
-	return Reading{Data: append([]byte(nil), f.data...), BitsPerSample: f.bits}, nil
+	return reading{Data: append([]byte(nil), f.data...), BitsPerSample: f.bits}, nil
 }
 
 // streamSource hands out one stream of samples, per at a time, as a
@@ -133,15 +142,15 @@ type streamSource struct {
 
 func (s *streamSource) Name() string { return s.name }
 
-func (s *streamSource) Read(context.Context) (Reading, error) {
+func (s *streamSource) Read(context.Context) (reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.reads)+1 == s.failAt {
-		return Reading{}, errors.New("harvest: stream: i/o error")
+		return reading{}, errors.New("i/o error")
 	}
 	n := min(s.per, len(s.stream))
 	r := append([]byte(nil), s.stream[:n]...)
 	s.stream = s.stream[n:]
 	s.reads = append(s.reads, r)
-	return Reading{Data: r, BitsPerSample: s.bits}, nil
+	return reading{Data: r, BitsPerSample: s.bits}, nil
 }

@@ -19,19 +19,19 @@ type hwrngSource struct {
 
 func (hwrngSource) Name() string { return "hwrng" }
 
-func (s hwrngSource) withSamples(n int) Source { s.n = n; return s }
+func (s hwrngSource) withSamples(n int) entropySource { s.n = n; return s }
 
-func (s hwrngSource) Read(ctx context.Context) (Reading, error) {
+func (s hwrngSource) Read(ctx context.Context) (reading, error) {
 	data, err := readDevice(ctx, s.path, s.n)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return Reading{}, unavailable("hwrng", "no %s", s.path)
+		return reading{}, unavailable("no %s", s.path)
 	case errors.Is(err, fs.ErrPermission):
-		return Reading{}, unavailable("hwrng", "permission denied reading %s (root only?)", s.path)
+		return reading{}, unavailable("permission denied reading %s (root only?)", s.path)
 	case err != nil:
-		return Reading{}, fmt.Errorf("harvest: hwrng: %w", err)
+		return reading{}, err
 	}
-	return Reading{Data: data, BitsPerSample: hwrngBitsPerByte, Note: s.path}, nil
+	return reading{Data: data, BitsPerSample: hwrngBitsPerByte, Note: s.path}, nil
 }
 
 // readDevice reads up to n bytes from path (a file, a character device, a

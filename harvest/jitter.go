@@ -28,9 +28,9 @@ type jitterSource struct {
 
 func (jitterSource) Name() string { return "jitter" }
 
-func (s jitterSource) withSamples(n int) Source { s.samples = n; return s }
+func (s jitterSource) withSamples(n int) entropySource { s.samples = n; return s }
 
-func (s jitterSource) Read(ctx context.Context) (Reading, error) {
+func (s jitterSource) Read(ctx context.Context) (reading, error) {
 	n := min(max(s.samples, 64), maxJitterSamples)
 	now := s.now
 	if now == nil {
@@ -43,7 +43,7 @@ func (s jitterSource) Read(ctx context.Context) (Reading, error) {
 	for i := range n {
 		if i%64 == 0 {
 			if err := ctx.Err(); err != nil {
-				return Reading{}, fmt.Errorf("harvest: jitter: stopped after %d of %d samples: %w", i, n, err)
+				return reading{}, fmt.Errorf("stopped after %d of %d samples: %w", i, n, err)
 			}
 		}
 		t0 := now()
@@ -58,15 +58,15 @@ func (s jitterSource) Read(ctx context.Context) (Reading, error) {
 		out[i] = byte(d)
 	}
 	if err := timerFineEnough(deltas); err != nil {
-		return Reading{}, err
+		return reading{}, err
 	}
 	h := mcvEntropy(out) / 2
 	h = min(h, jitterMaxBitsPerSample)
 	if h < 0.05 {
-		return Reading{}, fmt.Errorf("%w: the low bits of the timings hardly vary (%.3f bits per sample); disable the jitter source with --no-jitter", ErrCoarseTimer, h)
+		return reading{}, fmt.Errorf("%w: the low bits of the timings hardly vary (%.3f bits per sample); disable the jitter source with --no-jitter", errCoarseTimer, h)
 	}
 	h = math.Floor(h*100) / 100
-	return Reading{Data: out, BitsPerSample: h, Note: fmt.Sprintf("%d samples, %.2f bits each", n, h)}, nil
+	return reading{Data: out, BitsPerSample: h, Note: fmt.Sprintf("%d samples, %.2f bits each", n, h)}, nil
 }
 
 // timerFineEnough rejects a clock that cannot resolve the timed walk: most
@@ -86,13 +86,13 @@ func timerFineEnough(deltas []int64) error {
 		g = gcd(g, d)
 	}
 	if zero*2 > len(deltas) {
-		return fmt.Errorf("%w: %d of %d timings measured 0 ns; this machine's clock cannot measure CPU jitter, disable the jitter source with --no-jitter", ErrCoarseTimer, zero, len(deltas))
+		return fmt.Errorf("%w: %d of %d timings measured 0 ns; this machine's clock cannot measure CPU jitter, disable the jitter source with --no-jitter", errCoarseTimer, zero, len(deltas))
 	}
 	if len(distinct) < 4 {
-		return fmt.Errorf("%w: only %d distinct timings in %d (resolution about %d ns); disable the jitter source with --no-jitter", ErrCoarseTimer, len(distinct), len(deltas), g)
+		return fmt.Errorf("%w: only %d distinct timings in %d (resolution about %d ns); disable the jitter source with --no-jitter", errCoarseTimer, len(distinct), len(deltas), g)
 	}
 	if g >= 256 {
-		return fmt.Errorf("%w: every timing is a multiple of %d ns, so their low bits carry nothing; disable the jitter source with --no-jitter", ErrCoarseTimer, g)
+		return fmt.Errorf("%w: every timing is a multiple of %d ns, so their low bits carry nothing; disable the jitter source with --no-jitter", errCoarseTimer, g)
 	}
 	return nil
 }

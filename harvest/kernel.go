@@ -17,26 +17,26 @@ type kernelSource struct {
 
 func (kernelSource) Name() string { return "kernel" }
 
-func (s kernelSource) withSamples(n int) Source { s.n = n; return s }
+func (s kernelSource) withSamples(n int) entropySource { s.n = n; return s }
 
-func (s kernelSource) Read(ctx context.Context) (Reading, error) {
+func (s kernelSource) Read(ctx context.Context) (reading, error) {
 	buf := make([]byte, s.n)
 	for off := 0; off < len(buf); {
 		if err := ctx.Err(); err != nil {
-			return Reading{}, err
+			return reading{}, err
 		}
 		n, err := unix.Getrandom(buf[off:], unix.GRND_NONBLOCK)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.EAGAIN):
-			return Reading{}, unavailable("kernel", "the kernel generator is not initialised yet")
+			return reading{}, unavailable("the kernel generator is not initialised yet")
 		case errors.Is(err, unix.ENOSYS):
-			return Reading{}, unavailable("kernel", "getrandom is not supported by this kernel")
+			return reading{}, unavailable("getrandom is not supported by this kernel")
 		case err != nil:
-			return Reading{}, fmt.Errorf("harvest: kernel: getrandom: %w", err)
+			return reading{}, fmt.Errorf("getrandom: %w", err)
 		}
 		off += n
 	}
-	return Reading{Data: buf, BitsPerSample: kernelBitsPerByte, Note: "getrandom"}, nil
+	return reading{Data: buf, BitsPerSample: kernelBitsPerByte, Note: "getrandom"}, nil
 }

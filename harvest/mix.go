@@ -32,9 +32,9 @@ func encodeRecords(records []record) []byte {
 
 // mixKey derives a generator key from records with BLAKE3 in derive-key
 // mode under seedContext.
-func mixKey(records []record) [SeedSize]byte {
+func mixKey(records []record) [seedSize]byte {
 	buf := encodeRecords(records)
-	var key [SeedSize]byte
+	var key [seedSize]byte
 	blake3.DeriveKey(key[:], seedContext, buf)
 	clear(buf)
 	return key

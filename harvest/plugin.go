@@ -24,9 +24,8 @@ import (
 // as the environment variable ENTROPY_BYTES, writes exactly that many
 // bytes to standard output (fd 1) and exits 0.
 //
-// The sandbox: no files, no network, no environment beyond ENTROPY_BYTES
-// unless configured (PluginConfig.Dirs, Env); memory capped at
-// PluginMemoryPages; time capped by a context deadline that closes the
+// The sandbox: no files, no network, no environment beyond ENTROPY_BYTES;
+// memory capped at Config.PluginMemoryPages; time capped by a context deadline that closes the
 // module (WithCloseOnContextDone); standard output capped at the bytes
 // asked for, and a plugin that writes more is stopped and excluded. Its
 // random_get is crypto/rand and its clocks are the real ones (wazero's
@@ -34,7 +33,9 @@ import (
 // operator assesses it.
 type pluginSource struct {
 	name    string
-	cfg     PluginConfig
+	path    string
+	n       int     // bytes asked for
+	bits    float64 // the operator's assessment per byte
 	pages   uint32
 	timeout time.Duration
 	cache   wasmCache // nil: compile every time
@@ -45,26 +46,23 @@ const maxWasmSize = 64 << 20
 
 func (s *pluginSource) Name() string { return s.name }
 
-func (s *pluginSource) withSamples(n int) Source {
+func (s *pluginSource) withSamples(n int) entropySource {
 	p := *s
-	p.cfg.Bytes = n
+	p.n = n
 	return &p
 }
 
-func (s *pluginSource) Read(ctx context.Context) (Reading, error) {
-	wasm, err := readWasm(s.cfg.Path)
+func (s *pluginSource) Read(ctx context.Context) (reading, error) {
+	wasm, err := readWasm(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return Reading{}, unavailable(s.name, "no %s", s.cfg.Path)
+		return reading{}, unavailable("no %s", s.path)
 	case errors.Is(err, fs.ErrPermission):
-		return Reading{}, unavailable(s.name, "permission denied reading %s", s.cfg.Path)
+		return reading{}, unavailable("permission denied reading %s", s.path)
 	case err != nil:
-		return Reading{}, fmt.Errorf("harvest: %s: %w", s.name, err)
+		return reading{}, err
 	}
-	n := s.cfg.Bytes
-	if n <= 0 {
-		n = DefaultPluginBytes
-	}
+	n := s.n
 	rc := wazero.NewRuntimeConfig(). // picks the compiler where it is supported, else the interpreter
 						WithMemoryLimitPages(s.pages).
 						WithCloseOnContextDone(true)
@@ -74,23 +72,23 @@ func (s *pluginSource) Read(ctx context.Context) (Reading, error) {
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer r.Close(context.WithoutCancel(ctx))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
-		return Reading{}, fmt.Errorf("harvest: %s: wasi: %w", s.name, err)
+		return reading{}, fmt.Errorf("wasi: %w", err)
 	}
 	t0 := time.Now()
 	compiled, err := r.CompileModule(ctx, wasm)
 	if err != nil {
 		if strings.Contains(err.Error(), "memory") && strings.Contains(err.Error(), "limit") {
-			return Reading{}, pluginErr(s.name, ErrPluginMemory, "its declared memory exceeds the limit of %d pages (%d MiB): %v", s.pages, s.pages/16, firstLine(err))
+			return reading{}, pluginErr(errPluginMemory, "its declared memory exceeds the limit of %d pages (%d MiB): %v", s.pages, s.pages/16, firstLine(err))
 		}
-		return Reading{}, fmt.Errorf("harvest: %s: not a valid WebAssembly module: %v", s.name, firstLine(err))
+		return reading{}, fmt.Errorf("not a valid WebAssembly module: %v", firstLine(err))
 	}
 	compileTime := time.Since(t0)
 	// The time limit covers running, not compiling: compile time depends
 	// on the module's size and the engine, not on what the plugin does.
-	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, ErrPluginTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errPluginTimeout)
 	defer cancel()
 	if _, ok := compiled.ExportedFunctions()["_start"]; !ok {
-		return Reading{}, fmt.Errorf("harvest: %s: not a WASI command module (no _start export)", s.name)
+		return reading{}, errors.New("not a WASI command module (no _start export)")
 	}
 
 	stdout := &cappedWriter{max: n, overflow: cancel}
@@ -106,31 +104,21 @@ func (s *pluginSource) Read(ctx context.Context) (Reading, error) {
 		WithSysNanotime().
 		WithSysNanosleep().
 		WithStartFunctions() // _start is called below, so memory can be inspected after a failure
-	for _, k := range sortedKeys(s.cfg.Env) {
-		mc = mc.WithEnv(k, s.cfg.Env[k])
-	}
-	if len(s.cfg.Dirs) > 0 {
-		fsc := wazero.NewFSConfig()
-		for _, d := range s.cfg.Dirs {
-			fsc = fsc.WithReadOnlyDirMount(d, d)
-		}
-		mc = mc.WithFSConfig(fsc)
-	}
 	t1 := time.Now()
 	mod, err := r.InstantiateModule(ctx, compiled, mc)
 	if err != nil {
-		return Reading{}, s.classify(ctx, err, nil, stdout, &stderr)
+		return reading{}, s.classify(ctx, err, nil, stdout, &stderr)
 	}
 	defer mod.Close(context.WithoutCancel(ctx))
 	_, err = mod.ExportedFunction("_start").Call(ctx)
 	if err = s.classify(ctx, err, mod.Memory(), stdout, &stderr); err != nil {
-		return Reading{}, err
+		return reading{}, err
 	}
 	if len(stdout.buf) < n {
-		return Reading{}, pluginErr(s.name, ErrPluginShort, "wrote %d of %d bytes", len(stdout.buf), n)
+		return reading{}, pluginErr(errPluginShort, "wrote %d of %d bytes", len(stdout.buf), n)
 	}
 	note := fmt.Sprintf("compile %s, run %s", compileTime.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
-	return Reading{Data: stdout.buf, BitsPerSample: s.cfg.Credit, Note: note}, nil
+	return reading{Data: stdout.buf, BitsPerSample: s.bits, Note: note}, nil
 }
 
 // memory is what classify needs of api.Memory.
@@ -139,7 +127,7 @@ type memory interface{ Size() uint32 }
 // classify turns the result of running a plugin into one clear error.
 func (s *pluginSource) classify(ctx context.Context, err error, mem memory, stdout *cappedWriter, stderr *bytes.Buffer) error {
 	if stdout.over {
-		return pluginErr(s.name, ErrPluginOutput, "more than %d bytes; it was stopped", stdout.max)
+		return pluginErr(errPluginOutput, "more than %d bytes; it was stopped", stdout.max)
 	}
 	if err == nil {
 		return nil
@@ -151,25 +139,25 @@ func (s *pluginSource) classify(ctx context.Context, err error, mem memory, stdo
 		case 0:
 			return nil
 		case sys.ExitCodeDeadlineExceeded:
-			return pluginErr(s.name, ErrPluginTimeout, "stopped after %s", s.timeout)
+			return pluginErr(errPluginTimeout, "stopped after %s", s.timeout)
 		case sys.ExitCodeContextCanceled:
-			if context.Cause(ctx) == ErrPluginTimeout {
-				return pluginErr(s.name, ErrPluginTimeout, "stopped after %s", s.timeout)
+			if context.Cause(ctx) == errPluginTimeout {
+				return pluginErr(errPluginTimeout, "stopped after %s", s.timeout)
 			}
-			return fmt.Errorf("harvest: %s: canceled: %w", s.name, context.Cause(ctx))
+			return fmt.Errorf("canceled: %w", context.Cause(ctx))
 		}
 		if atLimit {
-			return pluginErr(s.name, ErrPluginMemory, "exited with status %d using all %d pages (%d MiB)", exit.ExitCode(), s.pages, s.pages/16)
+			return pluginErr(errPluginMemory, "exited with status %d using all %d pages (%d MiB)", exit.ExitCode(), s.pages, s.pages/16)
 		}
-		return pluginErr(s.name, ErrPluginExit, "status %d%s", exit.ExitCode(), stderrNote(stderr.Bytes()))
+		return pluginErr(errPluginExit, "status %d%s", exit.ExitCode(), stderrNote(stderr.Bytes()))
 	}
-	if ctx.Err() != nil && context.Cause(ctx) == ErrPluginTimeout {
-		return pluginErr(s.name, ErrPluginTimeout, "stopped after %s", s.timeout)
+	if ctx.Err() != nil && context.Cause(ctx) == errPluginTimeout {
+		return pluginErr(errPluginTimeout, "stopped after %s", s.timeout)
 	}
 	if atLimit {
-		return pluginErr(s.name, ErrPluginMemory, "trapped using all %d pages (%d MiB): %s", s.pages, s.pages/16, firstLine(err))
+		return pluginErr(errPluginMemory, "trapped using all %d pages (%d MiB): %s", s.pages, s.pages/16, firstLine(err))
 	}
-	return pluginErr(s.name, ErrPluginTrap, "%s", firstLine(err))
+	return pluginErr(errPluginTrap, "%s", firstLine(err))
 }
 
 // cappedWriter keeps up to max bytes. A write past max fails, marks the
@@ -188,7 +176,7 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 		if w.overflow != nil {
 			w.overflow()
 		}
-		return 0, fmt.Errorf("%w: cap of %d bytes", ErrPluginOutput, w.max)
+		return 0, fmt.Errorf("%w: cap of %d bytes", errPluginOutput, w.max)
 	}
 	w.buf = append(w.buf, p...)
 	return len(p), nil
@@ -221,9 +209,9 @@ func firstLine(err error) string {
 	return s
 }
 
-// DefaultWasmCacheDir is where compiled plugins are cached:
+// defaultWasmCacheDir is where compiled plugins are cached:
 // $XDG_CACHE_HOME/entropyshare/wazero or ~/.cache/entropyshare/wazero.
-func DefaultWasmCacheDir() (string, error) {
+func defaultWasmCacheDir() (string, error) {
 	d, err := os.UserCacheDir()
 	if err != nil {
 		return "", err
@@ -231,34 +219,34 @@ func DefaultWasmCacheDir() (string, error) {
 	return filepath.Join(d, "entropyshare", "wazero"), nil
 }
 
-// OpenWasmCache opens a compilation cache in dir ("" for the default,
+// openWasmCache opens a compilation cache in dir ("" for the default,
 // "off" for none; nil and no error then). The folder is created mode 0700;
 // one that group or others can write is refused, since wazero runs the
 // machine code it finds there.
-func OpenWasmCache(dir string) (wazero.CompilationCache, error) {
+func openWasmCache(dir string) (wazero.CompilationCache, error) {
 	if dir == "off" {
 		return nil, nil
 	}
 	if dir == "" {
-		d, err := DefaultWasmCacheDir()
+		d, err := defaultWasmCacheDir()
 		if err != nil {
-			return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+			return nil, fmt.Errorf("harvest: opening wasm cache: %w", err)
 		}
 		dir = d
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+		return nil, fmt.Errorf("harvest: opening wasm cache: %w", err)
 	}
 	st, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+		return nil, fmt.Errorf("harvest: opening wasm cache: %w", err)
 	}
 	if st.Mode().Perm()&0o022 != 0 {
 		return nil, fmt.Errorf("harvest: wasm cache %s is writable by group or others (mode %#o); fix: chmod 700 %s", dir, st.Mode().Perm(), dir)
 	}
 	c, err := wazero.NewCompilationCacheWithDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("harvest: wasm cache: %w", err)
+		return nil, fmt.Errorf("harvest: opening wasm cache: %w", err)
 	}
 	return c, nil
 }
@@ -266,25 +254,23 @@ func OpenWasmCache(dir string) (wazero.CompilationCache, error) {
 // wasmCache is wazero's compilation cache.
 type wasmCache = wazero.CompilationCache
 
-// PluginError is a plugin's failure: Kind is one of the ErrPlugin
+// pluginError is a plugin's failure: Kind is one of the errPlugin
 // sentinels, Detail the public facts.
-type PluginError struct {
-	Plugin string
+type pluginError struct {
 	Kind   error
 	Detail string
 }
 
-func (e *PluginError) Error() string {
-	msg := fmt.Sprintf("harvest: %s: %s", e.Plugin, strings.TrimPrefix(e.Kind.Error(), "harvest: plugin "))
-	if e.Detail != "" {
-		msg += ": " + e.Detail
+func (e *pluginError) Error() string {
+	if e.Detail == "" {
+		return e.Kind.Error()
 	}
-	return msg
+	return e.Kind.Error() + ": " + e.Detail
 }
 
 // Unwrap returns Kind.
-func (e *PluginError) Unwrap() error { return e.Kind }
+func (e *pluginError) Unwrap() error { return e.Kind }
 
-func pluginErr(name string, kind error, format string, args ...any) error {
-	return &PluginError{Plugin: name, Kind: kind, Detail: fmt.Sprintf(format, args...)}
+func pluginErr(kind error, format string, args ...any) error {
+	return &pluginError{Kind: kind, Detail: fmt.Sprintf(format, args...)}
 }

@@ -9,75 +9,80 @@ import (
 
 // Health results of one source.
 const (
-	HealthPass     = "pass"
-	HealthFail     = "fail"
-	HealthUntested = "untested" // credited 0 bits: nothing to protect
-	HealthNone     = "-"        // no samples (unavailable or read failed)
+	healthPass     = "pass"
+	healthFail     = "fail"
+	healthUntested = "untested" // credited 0 bits: nothing to protect
+	healthNone     = "-"        // no samples (unavailable or read failed)
 )
 
-// A Report says what one harvest did, source by source.
+// A Report says what one harvest did, source by source; WriteTable
+// prints it.
 type Report struct {
-	Sources []SourceReport `json:"sources"`
-	// CreditedBits is the sum of the healthy sources' credited bits.
-	CreditedBits float64 `json:"credited_bits"`
-	MinBits      int     `json:"min_bits"`
-	// Seed says what became of the seed file: "none" (no path),
+	sources []sourceReport
+	// creditedBits is the sum of the healthy sources' credited bits.
+	creditedBits float64
+	minBits      int
+	// seed says what became of the seed file: "none" (no path),
 	// "new" (none yet), "mixed" (read and mixed), "rewritten".
-	Seed  string        `json:"seed"`
-	Notes []string      `json:"notes,omitempty"`
-	Took  time.Duration `json:"took_ns"`
+	seed  string
+	notes []string
+	took  time.Duration
+	// board says an ADC was read at the real sysfs root: the table asks
+	// periph.io which board it is on.
+	board bool
 }
 
-// A SourceReport is one source's line in a Report.
-type SourceReport struct {
-	Name      string `json:"name"`
-	Available bool   `json:"available"`
+// A sourceReport is one source's line in a Report.
+type sourceReport struct {
+	Name      string
+	Available bool
 	// Reason says why the source is unavailable.
-	Reason string `json:"reason,omitempty"`
-	Bytes  int    `json:"bytes"`
-	// Health is HealthPass, HealthFail, HealthUntested or HealthNone;
+	Reason string
+	Bytes  int
+	// Health is healthPass, healthFail, healthUntested or healthNone;
 	// HealthTest names the failed test ("RCT" or "APT"). Startup says the
-	// failure came in the start-up test (within the first StartupSamples
+	// failure came in the start-up test (within the first startupSamples
 	// samples, or too few samples to finish it).
-	Health     string `json:"health"`
-	HealthTest string `json:"health_test,omitempty"`
-	Startup    bool   `json:"startup,omitempty"`
+	Health     string
+	HealthTest string
+	Startup    bool
 	// TestedSamples is how many samples the health tests saw: Bytes, and
 	// the samples read only for the start-up test (tested, then wiped).
-	TestedSamples int `json:"tested_samples,omitempty"`
+	TestedSamples int
 	// BitsPerByte is the assessed min-entropy per byte; CreditedBits is
 	// what this run counted (0 when excluded).
-	BitsPerByte  float64       `json:"bits_per_byte"`
-	CreditedBits float64       `json:"credited_bits"`
-	Took         time.Duration `json:"took_ns"`
-	Note         string        `json:"note,omitempty"`
-	// Error is why an available source was excluded: a health failure or
-	// a read error. Err is the same as an error value.
-	Error string `json:"error,omitempty"`
-	Err   error  `json:"-"`
+	BitsPerByte  float64
+	CreditedBits float64
+	Took         time.Duration
+	Note         string
+	// Err is why an available source was excluded, a health failure or
+	// a read error: "harvest: NAME: why".
+	Err error
 }
 
-// Excluded reports whether the source gave nothing to this run.
-func (s SourceReport) Excluded() bool { return !s.Available || s.Err != nil }
-
-// Sufficient reports whether the run met its minimum.
-func (r *Report) Sufficient() bool { return r.CreditedBits >= float64(r.MinBits) }
+// sufficient reports whether the run met its minimum.
+func (r *Report) sufficient() bool { return r.creditedBits >= float64(r.minBits) }
 
 // WriteTable writes the report as an aligned text table, one line per
 // source, then a total.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tSTATUS\tBYTES\tHEALTH\tBITS/BYTE\tCREDITED\tTIME\tNOTE")
-	for _, s := range r.Sources {
+	for _, s := range r.sources {
 		status := "ok"
 		note := s.Note
+		if s.Name == "adc" && r.board && s.Available && s.Err == nil {
+			if b := boardName(); b != "" {
+				note = b + ", " + note
+			}
+		}
 		switch {
 		case !s.Available:
 			status, note = "unavailable", s.Reason
-		case s.Err != nil && s.Health == HealthFail:
-			status, note = "excluded", s.Error
+		case s.Err != nil && s.Health == healthFail:
+			status, note = "excluded", s.Err.Error()
 		case s.Err != nil:
-			status, note = "failed", s.Error
+			status, note = "failed", s.Err.Error()
 		}
 		health := s.Health
 		switch {
@@ -92,12 +97,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 			s.Name, status, s.Bytes, health, s.BitsPerByte, s.CreditedBits, roundDuration(s.Took), note)
 	}
 	verdict := "enough"
-	if !r.Sufficient() {
+	if !r.sufficient() {
 		verdict = "NOT ENOUGH"
 	}
 	fmt.Fprintf(tw, "total\t\t\t\t\t%.0f\t%s\t%s: minimum %d bits; seed file: %s\n",
-		r.CreditedBits, roundDuration(r.Took), verdict, r.MinBits, r.Seed)
-	for _, n := range r.Notes {
+		r.creditedBits, roundDuration(r.took), verdict, r.minBits, r.seed)
+	for _, n := range r.notes {
 		fmt.Fprintf(tw, "note\t\t\t\t\t\t\t%s\n", n)
 	}
 	return tw.Flush()

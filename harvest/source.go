@@ -4,29 +4,29 @@ import (
 	"context"
 )
 
-// A Source is one place entropy comes from. Read returns raw samples, one
+// An entropySource is one place entropy comes from. Read returns raw samples, one
 // per byte, and must return within ctx's deadline. An error wrapping
-// ErrUnavailable means the source is not present here; any other error
+// errUnavailable means the source is not present here; any other error
 // means it is present but failed this run. Neither stops a run. A run may
 // call Read more than once, and each call should give the samples that
 // follow the last call's: when a credited source's reading holds fewer
-// than StartupSamples samples, the start-up test reads on until it has
+// than startupSamples samples, the start-up test reads on until it has
 // tested that many (HEALTH.md).
-type Source interface {
+type entropySource interface {
 	Name() string
-	Read(ctx context.Context) (Reading, error)
+	Read(ctx context.Context) (reading, error)
 }
 
-// resizable is a Source that can be asked for a reading of at least n
+// resizable is an entropySource that can be asked for a reading of at least n
 // samples. The start-up test uses it to draw the samples it still needs
 // in one Read rather than many (a plugin or a command costs a process or
 // a module instance per Read).
 type resizable interface {
-	withSamples(n int) Source
+	withSamples(n int) entropySource
 }
 
-// A Reading is one source's output for one run.
-type Reading struct {
+// A reading is one source's output for one run.
+type reading struct {
 	// Data holds raw samples, one per byte. They are health-tested and then
 	// mixed as they are.
 	Data []byte

@@ -3,8 +3,9 @@ package keys
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/entropyshare/entropyshare/internal/privfile"
 )
 
 var (
@@ -12,8 +13,10 @@ var (
 	ErrKeySize = errors.New("keys: unsupported RSA key size")
 	// ErrFormat: the bytes are not a key of the kind expected.
 	ErrFormat = errors.New("keys: not a key of the expected kind")
-	// ErrPermissions: a file holding a private key is readable by group or others.
-	ErrPermissions = errors.New("keys: private key file is readable by others")
+	// ErrPermissions: a file holding a private key is open to group or
+	// others. The error is a *privfile.PermissionError, which names the
+	// file and the chmod that fixes it.
+	ErrPermissions = privfile.ErrPermissions
 	// ErrExists: refusing to overwrite an existing key file.
 	ErrExists = errors.New("keys: file exists")
 )
@@ -28,16 +31,3 @@ func (e *FileError) Error() string {
 	return fmt.Sprintf("keys: %s: %s", e.Path, strings.TrimPrefix(e.Err.Error(), "keys: "))
 }
 func (e *FileError) Unwrap() error { return e.Err }
-
-// PermissionError says which file is too open and how to fix it.
-type PermissionError struct {
-	Path string
-	Mode os.FileMode
-}
-
-func (e *PermissionError) Error() string {
-	return fmt.Sprintf("keys: %s holds a private key and has mode %04o, readable by group or others (fix: chmod 600 %s)",
-		e.Path, e.Mode.Perm(), e.Path)
-}
-
-func (e *PermissionError) Unwrap() error { return ErrPermissions }

@@ -9,39 +9,24 @@ import (
 	"os"
 
 	"github.com/entropyshare/entropyshare/internal/atomicfile"
+	"github.com/entropyshare/entropyshare/internal/privfile"
 )
 
-// CheckPrivateFile refuses a file that holds a private key when group or
-// others have any access to it, as ssh does. The error says which chmod
-// fixes it. It checks the open file, so that the mode checked is the mode of
-// the bytes read.
-func CheckPrivateFile(f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return &FileError{f.Name(), err}
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return &PermissionError{Path: f.Name(), Mode: fi.Mode()}
-	}
-	return nil
-}
-
-// ReadPrivateFile reads a file that holds private key material (a key file
-// or a configuration file with a key in it), after CheckPrivateFile.
-func ReadPrivateFile(path string) ([]byte, error) {
+// readPrivateFile reads a file that holds a private key, after
+// privfile.Check.
+func readPrivateFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fileErr(path, err)
 	}
 	defer f.Close()
-	if err := CheckPrivateFile(f); err != nil {
-		return nil, err
+	if err := privfile.Check(f); err != nil {
+		if errors.Is(err, privfile.ErrPermissions) {
+			return nil, fmt.Errorf("keys: %w", err) // it names the file
+		}
+		return nil, fileErr(path, err)
 	}
-	data, err := readAllLimited(f, path)
-	if err != nil {
-		return nil, err
-	}
-	return data, nil
+	return readAllLimited(f, path)
 }
 
 // maxKeyFile bounds what a key loader reads: an RSA-8192 PEM key is under
@@ -78,7 +63,7 @@ func fileErr(path string, err error) error {
 
 // LoadRSAPrivate reads an RSA signer key from a file with safe permissions.
 func LoadRSAPrivate(path string) (*rsa.PrivateKey, error) {
-	data, err := ReadPrivateFile(path)
+	data, err := readPrivateFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +91,7 @@ func LoadRSAPublic(path string) (*rsa.PublicKey, error) {
 // LoadCurve25519Private reads a Curve25519 private key from a file with
 // safe permissions.
 func LoadCurve25519Private(path string) (*[Curve25519Size]byte, error) {
-	data, err := ReadPrivateFile(path)
+	data, err := readPrivateFile(path)
 	if err != nil {
 		return nil, err
 	}

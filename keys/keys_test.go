@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entropyshare/entropyshare/internal/privfile"
 	"github.com/entropyshare/entropyshare/internal/vectors"
 )
 
@@ -186,7 +187,7 @@ func TestPermissions(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := LoadCurve25519Private(p)
-		var pe *PermissionError
+		var pe *privfile.PermissionError
 		if mode&0o077 == 0 {
 			if err != nil {
 				t.Errorf("mode %04o: %v", mode, err)

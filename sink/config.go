@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"reflect"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/jsonextra"
+	"github.com/entropyshare/entropyshare/internal/privfile"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/packet"
 )
@@ -133,7 +135,7 @@ func (e *ConfigError) Error() string {
 	var b strings.Builder
 	b.WriteString("sink: ")
 	if e.Path != "" {
-		var pe *keys.PermissionError
+		var pe *privfile.PermissionError
 		if errors.As(e.Err, &pe) {
 			// It names the file and the chmod that fixes it already.
 			return b.String() + strings.TrimPrefix(pe.Error(), "keys: ")
@@ -171,9 +173,9 @@ var examplePublic = [packet.KeySize]byte{
 // the sink's private key, so it is refused when group or others can read
 // it (the original wrote it 0644; the error says which chmod fixes that).
 func LoadConfig(path string) (*Config, error) {
-	data, err := keys.ReadPrivateFile(path)
+	data, err := privfile.Read(path)
 	if err != nil {
-		var fe *keys.FileError
+		var fe *fs.PathError
 		if errors.As(err, &fe) {
 			err = fe.Err
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,7 +11,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/entropyshare/entropyshare/harvest"
 	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/internal/privfile"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/source"
@@ -28,13 +29,13 @@ Exit status:
   1  some delivery failed (see the lines printed), the file could not be
      written, or another run held the lock longer than --lock-wait
   2  usage or configuration error: bad flag, missing or broken targets
-     file, missing, broken or group/other-readable signer key
+     file, missing, broken or group/other-readable signer key,
+     group/other-readable seed file
   3  not enough healthy entropy: nothing was sent and nothing changed`
 
 // env is what tests replace.
 type env struct {
 	stopContext func() (context.Context, context.CancelFunc)
-	entropy     backend
 }
 
 func defaultEnv() env {
@@ -42,7 +43,6 @@ func defaultEnv() env {
 		stopContext: func() (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		},
-		entropy: newHarvestBackend(),
 	}
 }
 
@@ -51,6 +51,7 @@ func newCommand(e env) *cobra.Command {
 		keyPath, targetsPath, seedPath string
 		verbose, daemon                bool
 		cfg                            source.Config
+		hcfg                           harvest.Config
 	)
 	cmd := &cobra.Command{
 		Use:   "entropy-source [-k signer.key] [-t targets.json] [-s seed] [-v] [--daemon]",
@@ -84,13 +85,19 @@ The signer key must not be readable by group or others.
   entropy-target -a vps1.example.net:4141 -k sink.pub --append targets.json   # add a sink`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := loadKey(keyPath)
+			key, err := keys.LoadRSAPrivate(keyPath)
 			if err != nil {
-				return err
+				return exitError(err)
+			}
+			// Checked now, like the key, rather than when a target is due.
+			if seedPath != "" {
+				if err := harvest.CheckSeedFile(seedPath); err != nil {
+					return exitError(err)
+				}
 			}
 			cfg.Targets = targetsPath
 			cfg.Signer = key
-			cfg.Harvest = e.entropy.Harvester(seedPath)
+			cfg.Harvest = harvester(&hcfg, seedPath)
 			ctx, stop := e.stopContext()
 			defer stop()
 			if daemon {
@@ -115,26 +122,9 @@ The signer key must not be readable by group or others.
 	f.DurationVar(&cfg.IOTimeout, "timeout", source.DefaultIOTimeout, "time to send a packet and read the sink's reply")
 	f.DurationVar(&cfg.LockWait, "lock-wait", source.DefaultLockWait, "time to wait for another run's lock on the targets file")
 	cmd.PersistentFlags().StringVarP(&seedPath, "seed", "s", "", "seed file the generator reads and rewrites")
-	e.entropy.AddFlags(cmd.PersistentFlags())
-	cmd.AddCommand(harvestCommand(e, &seedPath), sourcesCommand(e, &seedPath))
+	addHarvestFlags(cmd.PersistentFlags(), &hcfg)
+	cmd.AddCommand(harvestCommand(e, &hcfg, &seedPath), sourcesCommand(e, &hcfg, &seedPath))
 	return cmd
-}
-
-func loadKey(path string) (*rsa.PrivateKey, error) {
-	k, err := keys.LoadRSAPrivate(path)
-	if err == nil {
-		return k, nil
-	}
-	err = cli.Usage(err)
-	switch {
-	case errors.Is(err, keys.ErrPermissions):
-		// The error says which chmod fixes it.
-	case errors.Is(err, fs.ErrNotExist):
-		err = cli.Hint(err, "make a signer key pair with: rsagen -o signer (or give its path with -k)")
-	case errors.Is(err, fs.ErrPermission):
-		err = cli.Hint(err, "run as the user that owns the key")
-	}
-	return nil, err
 }
 
 // outcome prints a run's report and turns it into the exit code.
@@ -150,16 +140,35 @@ func outcome(cmd *cobra.Command, rep *source.Report, err error, verbose bool) er
 			printReport(out, rep)
 		}
 	}
-	switch {
-	case err == nil && rep.Failed() > 0:
+	if err == nil && rep.Failed() > 0 {
 		return cli.Exit(cli.ExitFail, fmt.Errorf("%d of %d due targets failed", rep.Failed(), len(rep.Results)))
+	}
+	return exitError(err)
+}
+
+// exitError gives err the exit status documented in exitCodes, and a hint
+// where the fix is known. Every command's errors pass through it.
+func exitError(err error) error {
+	var keyErr *keys.FileError
+	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, source.ErrInsufficient):
+	case errors.Is(err, source.ErrInsufficient), errors.Is(err, harvest.ErrInsufficient):
 		return cli.Exit(exitInsufficient, err)
 	case errors.Is(err, source.ErrConfig):
 		if errors.Is(err, fs.ErrNotExist) {
 			return cli.Hint(cli.Usage(err), "add a sink with: entropy-target -a HOST:PORT -k sink.pub --append TARGETS")
+		}
+		return cli.Usage(err)
+	case errors.Is(err, privfile.ErrPermissions), errors.Is(err, harvest.ErrConfig):
+		// A private file's error says which chmod fixes it.
+		return cli.Usage(err)
+	case errors.As(err, &keyErr):
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return cli.Hint(cli.Usage(err), "make a signer key pair with: rsagen -o signer (or give its path with -k)")
+		case errors.Is(err, fs.ErrPermission):
+			return cli.Hint(cli.Usage(err), "run as the user that owns the key")
 		}
 		return cli.Usage(err)
 	case errors.Is(err, source.ErrLocked):
@@ -200,7 +209,7 @@ func printReport(w io.Writer, rep *source.Report) {
 	}
 }
 
-func harvestCommand(e env, seedPath *string) *cobra.Command {
+func harvestCommand(e env, hcfg *harvest.Config, seedPath *string) *cobra.Command {
 	var (
 		n     int
 		asHex bool
@@ -221,12 +230,9 @@ generator, and writes BYTES of its output to stdout (raw, or hex with --hex).
 			}
 			ctx, stop := e.stopContext()
 			defer stop()
-			gen, err := e.entropy.Harvester(*seedPath)(ctx)
+			gen, _, err := harvest.Harvest(ctx, *hcfg, *seedPath)
 			if err != nil {
-				if errors.Is(err, source.ErrInsufficient) {
-					return cli.Exit(exitInsufficient, err)
-				}
-				return err
+				return exitError(err)
 			}
 			var w io.Writer = cmd.OutOrStdout()
 			if asHex {
@@ -246,12 +252,13 @@ generator, and writes BYTES of its output to stdout (raw, or hex with --hex).
 	return cmd
 }
 
-func sourcesCommand(e env, seedPath *string) *cobra.Command {
+func sourcesCommand(e env, hcfg *harvest.Config, seedPath *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "sources",
 		Short: "Harvest once and print the table of entropy sources and their health",
 		Long: `sources runs the harvest a run would and prints, for every entropy source,
-what it gave and whether its health tests passed.
+what it gave and whether its health tests passed. Like a run, it reads and
+rewrites the seed file given with -s.
 ` + exitCodes,
 		Example: `  entropy-source sources
   entropy-source sources -s /var/lib/entropyshare/seed`,
@@ -259,11 +266,15 @@ what it gave and whether its health tests passed.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := e.stopContext()
 			defer stop()
-			err := e.entropy.Report(ctx, *seedPath, cmd.OutOrStdout())
-			if errors.Is(err, source.ErrInsufficient) {
-				return cli.Exit(exitInsufficient, err)
+			// The harvest a run would make, seed file included: the
+			// generator is dropped, the report printed.
+			_, rep, err := harvest.Harvest(ctx, *hcfg, *seedPath)
+			if rep != nil {
+				if werr := rep.WriteTable(cmd.OutOrStdout()); werr != nil {
+					return werr
+				}
 			}
-			return err
+			return exitError(err)
 		},
 	}
 }

@@ -1,0 +1,5 @@
+//go:build race
+
+package harvest
+
+func init() { raceEnabled = true }
