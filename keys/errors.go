@@ -3,7 +3,6 @@ package keys
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/entropyshare/entropyshare/internal/privfile"
 )
@@ -17,17 +16,22 @@ var (
 	// others. The error is a *privfile.PermissionError, which names the
 	// file and the chmod that fixes it.
 	ErrPermissions = privfile.ErrPermissions
+	// ErrWrongKind: a public key where a private one is wanted, or the
+	// reverse.
+	ErrWrongKind = errors.New("keys: wrong kind of key file")
 	// ErrExists: refusing to overwrite an existing key file.
 	ErrExists = errors.New("keys: file exists")
 )
 
-// FileError names the file an error is about.
+// FileError names the file an error is about and what was being done.
+// Err carries the package prefix.
 type FileError struct {
+	Op   string // "reading" or "writing"
 	Path string
 	Err  error
 }
 
 func (e *FileError) Error() string {
-	return fmt.Sprintf("keys: %s: %s", e.Path, strings.TrimPrefix(e.Err.Error(), "keys: "))
+	return fmt.Sprintf("%s %s: %v", e.Op, e.Path, e.Err)
 }
 func (e *FileError) Unwrap() error { return e.Err }

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"os"
 
@@ -35,8 +34,9 @@ FILE with mode 0600, never over an existing file unless --force is given.
 --new-key BASE makes the sink's key pair in the same step (BASE.key, mode
 0600, and BASE.pub, which the source's targets file needs).
 
-Exit status: 0 on success, 1 on failure (a key file unreadable, too open or
-not a key; an output file that exists), 2 on a usage error.`,
+Exit status: 0 on success; 1 when an output file exists or cannot be
+written; 2 on a usage or configuration error (a key file missing,
+unreadable, too open, not a key or the wrong kind; a bad address).`,
 		Example: `  entropy-config -a :4141 -k sink.key -s signer.pub -d 120 -o sink.json
   entropy-config -a :4141 --new-key sink -s signer.pub -o /var/lib/entropyshare/sink.json
   entropy-config -a :4141 -k sink.key -s signer.pub --legacy -o sink.json   # accept original sources
@@ -53,7 +53,7 @@ not a key; an output file that exists), 2 on a usage error.`,
 			}
 			signer, err := keys.LoadRSAPublic(signerPath)
 			if err != nil {
-				return err
+				return cli.Usage(fmt.Errorf("signer key (-s): %w", err))
 			}
 			signerDER, err := x509.MarshalPKIXPublicKey(signer)
 			if err != nil {
@@ -76,10 +76,7 @@ not a key; an output file that exists), 2 on a usage error.`,
 			} else {
 				private, err = keys.LoadCurve25519Private(keyPath)
 				if err != nil {
-					if errors.Is(err, keys.ErrPermissions) {
-						return cli.Hint(err, "a private key must be readable by its owner only")
-					}
-					return err
+					return cli.Usage(fmt.Errorf("sink key (-k): %w", err))
 				}
 			}
 			defer clear(private[:])

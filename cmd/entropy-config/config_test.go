@@ -107,12 +107,19 @@ func TestErrors(t *testing.T) {
 	dir := setup(t)
 	t.Chdir(dir)
 	os.Chmod("sink.key", 0o644)
-	if code, _, stderr := run(t, "-k", "sink.key", "-s", "signer.pub"); code != 1 || !strings.Contains(stderr, "chmod 600 sink.key") {
+	if code, _, stderr := run(t, "-k", "sink.key", "-s", "signer.pub"); code != 2 || !strings.Contains(stderr, "chmod 600 sink.key") {
 		t.Fatalf("0644 key: exit %d: %s", code, stderr)
 	}
 	os.Chmod("sink.key", 0o600)
-	if code, _, stderr := run(t, "-k", "sink.key", "-s", "sink.key"); code != 1 || !strings.Contains(stderr, "RSA public key") {
+	if code, _, stderr := run(t, "-k", "sink.key", "-s", "sink.key"); code != 2 || !strings.Contains(stderr, "looks like a private key") {
 		t.Fatalf("signer not RSA: exit %d: %s", code, stderr)
+	}
+	os.WriteFile("other.bin", make([]byte, 32), 0o644)
+	if code, _, stderr := run(t, "-k", "sink.key", "-s", "other.bin"); code != 2 || !strings.Contains(stderr, "RSA public key") {
+		t.Fatalf("signer not RSA: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "-k", "sink.key", "-s", "missing.pub"); code != 2 || !strings.Contains(stderr, "missing.pub") {
+		t.Fatalf("missing signer key: exit %d: %s", code, stderr)
 	}
 	if code, _, stderr := run(t, "-k", "sink.key", "-s", "signer.pub", "--pool", "disk"); code != 2 || !strings.Contains(stderr, "Pool") {
 		t.Fatalf("bad pool: exit %d: %s", code, stderr)
@@ -147,5 +154,22 @@ func TestDefaultsAgree(t *testing.T) {
 	_, port, _ := strings.Cut(example.Metrics, ":")
 	if port == "" || strings.HasSuffix(c.Address, ":"+port) {
 		t.Errorf("default address %s, example metrics %q", c.Address, example.Metrics)
+	}
+}
+
+// A public key given where the sink's private key is wanted is named as
+// such; "chmod 600" would write a configuration that rejects every packet.
+func TestPublicKeyForPrivate(t *testing.T) {
+	dir := setup(t)
+	t.Chdir(dir)
+	os.WriteFile("sink.pub", vectors.Read(t, "sink.pub"), 0o644)
+	code, out, stderr := run(t, "-k", "sink.pub", "-s", "signer.pub")
+	if code != 2 || out != "" || strings.Contains(stderr, "chmod") || !strings.Contains(stderr, "holds a public key; give the private key, sink.key") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	// The signer's .pub where the private key goes: its PKIX content tells.
+	os.WriteFile("other", vectors.Read(t, "signer.pub"), 0o644)
+	if code, _, stderr := run(t, "-k", "other", "-s", "signer.pub"); code != 2 || strings.Contains(stderr, "chmod") || !strings.Contains(stderr, "holds a public key") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }

@@ -120,6 +120,14 @@ func TestBadInput(t *testing.T) {
 		return p
 	}
 	keyData, _ := os.ReadFile(key)
+	priv, err := keys.ParseRSAPrivate(keyData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubData, err := keys.MarshalRSAPublic(&priv.PublicKey, keys.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name         string
 		key, targets string
@@ -132,6 +140,7 @@ func TestBadInput(t *testing.T) {
 		{"missing key", filepath.Join(dir, "nokey"), write("t1.json", good, 0o644), "no such file", "rsagen"},
 		{"world-readable key", write("open.key", string(keyData), 0o644), write("t2.json", good, 0o644), "chmod 600", ""},
 		{"not a key", write("junk.key", "junk", 0o600), write("t3.json", good, 0o644), "not a key", ""},
+		{"public key for the signer", write("signer.pub", string(pubData), 0o644), write("t5.json", good, 0o644), "holds a public key; give the private key, " + filepath.Join(dir, "signer.key"), ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -89,3 +89,33 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// The sink's private key given where its public key belongs is refused:
+// a targets entry lives on the board in a 0644 file, and every delivery
+// would fail 0x01. Both signs (owner-only mode, .key name) are needed: a
+// 32-byte file says nothing by its content.
+func TestPrivateKeyRefused(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "sink.key")
+	os.WriteFile(key, vectors.Read(t, "sink.key"), 0o600)
+	targets := filepath.Join(dir, "targets.json")
+	code, out, stderr := run(t, "-a", "127.0.0.1:4141", "-k", key, "--append", targets)
+	if code != 2 || out != "" || !strings.Contains(stderr, "looks like a private key") || !strings.Contains(stderr, "sink.pub") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if _, err := os.Stat(targets); !os.IsNotExist(err) {
+		t.Errorf("targets file written: %v", err)
+	}
+	// One sign alone is not enough: a 0600 public key, or a 0644 .key file.
+	for _, c := range []struct {
+		name string
+		mode os.FileMode
+	}{{"own.pub", 0o600}, {"public.key", 0o644}} {
+		p := filepath.Join(dir, c.name)
+		os.WriteFile(p, vectors.Read(t, "sink.pub"), c.mode)
+		os.Chmod(p, c.mode)
+		if code, _, stderr := run(t, "-a", "127.0.0.1:4141", "-k", p); code != 0 {
+			t.Errorf("%s %04o: exit %d: %s", c.name, c.mode, code, stderr)
+		}
+	}
+}
