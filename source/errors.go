@@ -20,7 +20,9 @@ var (
 	ErrInsufficient = errors.New("source: not enough healthy entropy")
 
 	// ErrDuplicate: an entry with the same Address and Public exists.
-	ErrDuplicate = errors.New("source: duplicate target")
+	// It is only returned wrapped in an error that names the package and
+	// the file, so its own text has no prefix.
+	ErrDuplicate = errors.New("duplicate target")
 )
 
 // fileError is an error about the targets file, naming the entry (Index
@@ -54,7 +56,7 @@ func (e *fileError) Error() string {
 	if e.Field != "" {
 		fmt.Fprintf(&b, ": field %s", e.Field)
 	}
-	fmt.Fprintf(&b, ": %s", strings.TrimPrefix(e.Err.Error(), "source: "))
+	fmt.Fprintf(&b, ": %v", e.Err)
 	return b.String()
 }
 

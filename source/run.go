@@ -159,7 +159,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	gen, err := cfg.Harvest(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("source: harvest: %w", err)
+		return nil, fmt.Errorf("source: harvesting: %w", err)
 	}
 
 	// Reserve: one durable write holds every counter this run may send
