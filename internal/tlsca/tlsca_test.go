@@ -180,8 +180,8 @@ func pki(t *testing.T) string {
 }
 
 // handshake serves one TLS connection with cfg and dials it with ccfg; it
-// returns the client's and the server's errors and the server's view.
-func handshake(t *testing.T, cfg, ccfg *tls.Config) (clientErr, serverErr error, st tls.ConnectionState) {
+// returns the server's view and the client's and the server's errors.
+func handshake(t *testing.T, cfg, ccfg *tls.Config) (st tls.ConnectionState, clientErr, serverErr error) {
 	t.Helper()
 	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
@@ -214,7 +214,7 @@ func handshake(t *testing.T, cfg, ccfg *tls.Config) (clientErr, serverErr error,
 		c.Close()
 	}
 	serverErr = <-done
-	return err, serverErr, st
+	return st, err, serverErr
 }
 
 func TestHandshake(t *testing.T) {
@@ -231,29 +231,29 @@ func TestHandshake(t *testing.T) {
 		}
 		return c
 	}
-	cerr, serr, st := handshake(t, cfg, client("board1", "ca.crt"))
+	st, cerr, serr := handshake(t, cfg, client("board1", "ca.crt"))
 	if cerr != nil || serr != nil || st.Version != tls.VersionTLS13 || len(st.VerifiedChains) == 0 ||
 		st.VerifiedChains[0][0].Subject.CommonName != "board1" {
 		t.Fatalf("client %v, server %v, version %x", cerr, serr, st.Version)
 	}
 	// A client certificate from another CA, even with a listed name.
-	if cerr, serr, _ := handshake(t, cfg, client("stranger", "ca.crt")); cerr == nil || serr == nil {
+	if _, cerr, serr := handshake(t, cfg, client("stranger", "ca.crt")); cerr == nil || serr == nil {
 		t.Fatalf("other CA's client: client %v, server %v", cerr, serr)
 	}
 	// No client certificate.
 	none := client("board1", "ca.crt")
 	none.Certificates = nil
-	if cerr, serr, _ := handshake(t, cfg, none); cerr == nil || serr == nil || !strings.Contains(serr.Error(), "certificate") {
+	if _, cerr, serr := handshake(t, cfg, none); cerr == nil || serr == nil || !strings.Contains(serr.Error(), "certificate") {
 		t.Fatalf("no client certificate: client %v, server %v", cerr, serr)
 	}
 	// A client that trusts another CA refuses the server.
-	if cerr, _, _ := handshake(t, cfg, client("board1", "other.crt")); cerr == nil || !strings.Contains(cerr.Error(), "unknown authority") {
+	if _, cerr, _ := handshake(t, cfg, client("board1", "other.crt")); cerr == nil || !strings.Contains(cerr.Error(), "unknown authority") {
 		t.Fatalf("server from an untrusted CA: %v", cerr)
 	}
 	// TLS 1.2 only.
 	old := client("board1", "ca.crt")
 	old.MinVersion, old.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
-	if cerr, serr, _ := handshake(t, cfg, old); cerr == nil || serr == nil || !strings.Contains(serr.Error(), "version") {
+	if _, cerr, serr := handshake(t, cfg, old); cerr == nil || serr == nil || !strings.Contains(serr.Error(), "version") {
 		t.Fatalf("TLS 1.2: client %v, server %v", cerr, serr)
 	}
 }
@@ -352,7 +352,7 @@ func TestOpenSSLInterop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cerr, serr, st := handshake(t, cfg, ccfg)
+	st, cerr, serr := handshake(t, cfg, ccfg)
 	if cerr != nil || serr != nil || st.VerifiedChains[0][0].Subject.CommonName != "web1" {
 		t.Fatalf("openssl client: client %v, server %v", cerr, serr)
 	}
