@@ -274,9 +274,6 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 	return &HTTPSServer{set: set, tls: tc, api: api, srv: srv}, nil
 }
 
-// Address is the configured listen address.
-func (s *HTTPSServer) Address() string { return s.set.address }
-
 // Serve serves HTTPS on l, a plain TCP listener: it bounds the connections
 // per address and in all, then does TLS. It returns ErrServerClosed after
 // Shutdown.

@@ -20,11 +20,11 @@ const maxCertFile = 1 << 20
 // after it) and the key in keyFile, and requiring a client certificate that
 // chains to one of the CA certificates in clientCAFile.
 func ServerConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
-	cert, err := LoadKeyPair(certFile, keyFile)
+	cert, err := loadKeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := LoadPool(clientCAFile)
+	pool, err := loadPool(clientCAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -42,11 +42,11 @@ func ServerConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 // listener: TLS 1.3, presenting the client certificate in certFile and the
 // key in keyFile, and trusting only the CA certificates in caFile.
 func ClientConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
-	cert, err := LoadKeyPair(certFile, keyFile)
+	cert, err := loadKeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := LoadPool(caFile)
+	pool, err := loadPool(caFile)
 	if err != nil {
 		return nil, err
 	}
@@ -57,11 +57,11 @@ func ClientConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 	}, nil
 }
 
-// LoadKeyPair reads a PEM certificate chain and its PEM private key (PKCS
+// loadKeyPair reads a PEM certificate chain and its PEM private key (PKCS
 // #8, SEC 1 or PKCS #1, as openssl or NewCA and Issue write them). The key
 // file is refused when group or others can read it, as every private key
 // is (keys.PermissionError says which chmod fixes it).
-func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	certPEM, err := readCertFile(certFile)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -79,7 +79,7 @@ func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 }
 
 // LoadAuthority reads a CA's PEM certificate and private key from files,
-// the key file with the same permission check as LoadKeyPair's.
+// the key file with the same permission check as loadKeyPair's.
 func LoadAuthority(certFile, keyFile string) (*Authority, error) {
 	certPEM, err := readCertFile(certFile)
 	if err != nil {
@@ -97,10 +97,10 @@ func LoadAuthority(certFile, keyFile string) (*Authority, error) {
 	return a, nil
 }
 
-// LoadPool reads a bundle of PEM CA certificates. Every block must be a
+// loadPool reads a bundle of PEM CA certificates. Every block must be a
 // certificate that parses, and there must be one at least: a typo in a CA
 // file fails here rather than as a handshake that trusts nobody.
-func LoadPool(file string) (*x509.CertPool, error) {
+func loadPool(file string) (*x509.CertPool, error) {
 	data, err := readCertFile(file)
 	if err != nil {
 		return nil, err
