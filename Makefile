@@ -12,8 +12,9 @@ FUZZTIME  ?= 3s
 STATICCHECK_VERSION := 2026.2.2
 
 # Debian packages the tests use: rngtest and dieharder judge the generator's
-# output, wat2wasm builds the WAT plugins.
-DEB_PKGS  := rng-tools5 dieharder wabt
+# output, wat2wasm builds the WAT plugins, curl and openssl are the HTTPS
+# listener's other clients and make certificates of their own.
+DEB_PKGS  := rng-tools5 dieharder wabt curl openssl
 
 # The default target: the six binaries into ./bin. make help lists the rest.
 build:

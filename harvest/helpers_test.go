@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/entropyshare/entropyshare/internal/testtool"
 )
 
 // buildDir holds the plugins the tests build, once per test binary.
@@ -31,21 +33,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireTool finds an external tool, or skips the test when it is
-// missing, unless ENTROPYSHARE_TOOLS=required (the Makefile's setting),
-// when a missing tool fails it.
-func requireTool(tb testing.TB, name string) string {
-	tb.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("ENTROPYSHARE_TOOLS") == "required" {
-			tb.Fatalf("%s is required (ENTROPYSHARE_TOOLS=required) but not installed: %v", name, err)
-		}
-		tb.Skipf("%s not installed (set ENTROPYSHARE_TOOLS=required to fail instead)", name)
-	}
-	return p
-}
-
 var builds sync.Map // source path -> *buildResult
 
 type buildResult struct {
@@ -60,7 +47,7 @@ func buildPlugin(tb testing.TB, src string) string {
 	tb.Helper()
 	isWAT := filepath.Ext(src) == ".wat"
 	if isWAT {
-		requireTool(tb, "wat2wasm")
+		testtool.Require(tb, "wat2wasm")
 	}
 	v, _ := builds.LoadOrStore(src, &buildResult{})
 	b := v.(*buildResult)

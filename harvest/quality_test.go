@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/entropyshare/entropyshare/internal/testtool"
 )
 
 // harvested returns a generator seeded by a real harvest.
@@ -26,7 +28,7 @@ func harvested(t *testing.T) *Generator {
 // of 20000 bits. A good generator fails about 0.8 blocks per 1000 by
 // chance; more than 3 is a fault.
 func TestRngtest(t *testing.T) {
-	requireTool(t, "rngtest")
+	testtool.Require(t, "rngtest")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "rngtest", "-c", "1000")
@@ -49,7 +51,7 @@ func TestRngtest(t *testing.T) {
 // (-g 200: raw bytes on standard input) and fails on any FAILED verdict
 // (WEAK happens by chance).
 func TestDieharder(t *testing.T) {
-	requireTool(t, "dieharder")
+	testtool.Require(t, "dieharder")
 	for _, d := range []string{"0", "8", "100"} { // birthdays, count the 1s (stream), STS monobit: the quick ones
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := exec.CommandContext(ctx, "dieharder", "-g", "200", "-d", d)

@@ -45,7 +45,8 @@ for arch in armv7 arm64 amd64; do
 	tar -tzf "$tgz" >"$work/list"
 	for f in "${names[@]/#/bin/}" man/man1/entropy-sink.1 completions/bash/entropy-sink \
 		completions/zsh/_entropy-sink completions/fish/entropy-sink.fish systemd/entropy-sink.service \
-		systemd/entropy-source.service systemd/entropy-source.timer sysusers.d/entropyshare.conf \
+		systemd/entropy-source.service systemd/entropy-source.timer systemd/entropy-sink-pull.service \
+		systemd/entropy-sink-pull.timer sysusers.d/entropyshare.conf \
 		tmpfiles.d/entropyshare.conf examples/sink.example.json examples/targets.example.json README.md; do
 		grep -qx "$top/$f" "$work/list" || fail "$tgz lacks $top/$f"
 	done
@@ -93,20 +94,25 @@ check_tree() {
 		fail "entropy-sink.service does not start $bindir/entropy-sink"
 	grep -q "^ExecStart=$bindir/entropy-source " "$units/entropy-source.service" || fail "entropy-source.service does not start $bindir/entropy-source"
 	[ -f "$units/entropy-source.timer" ] || fail "entropy-source.timer is missing"
-	for u in entropy-sink.service entropy-source.service; do
+	grep -q "^ExecStart=$bindir/entropy-sink pull " "$units/entropy-sink-pull.service" || fail "entropy-sink-pull.service does not start $bindir/entropy-sink pull"
+	[ -f "$units/entropy-sink-pull.timer" ] || fail "entropy-sink-pull.timer is missing"
+	for u in entropy-sink.service entropy-source.service entropy-sink-pull.service; do
 		grep -qx 'User=entropyshare' "$units/$u" || fail "$u does not run as entropyshare"
-		grep -qx 'StateDirectory=entropyshare' "$units/$u" || fail "$u has no StateDirectory"
 		if grep -q '^DynamicUser=' "$units/$u"; then fail "$u still sets DynamicUser="; fi
+	done
+	for u in entropy-sink.service entropy-source.service; do
+		grep -qx 'StateDirectory=entropyshare' "$units/$u" || fail "$u has no StateDirectory"
 	done
 	for l in CapabilityBoundingSet=CAP_SYS_ADMIN AmbientCapabilities=CAP_SYS_ADMIN NoNewPrivileges=yes ProtectSystem=strict \
 		PrivateDevices=yes MemoryDenyWriteExecute=yes SystemCallFilter=@system-service; do
 		grep -qx "$l" "$units/entropy-sink.service" || fail "entropy-sink.service lacks $l"
+		grep -qx "$l" "$units/entropy-sink-pull.service" || fail "entropy-sink-pull.service lacks $l"
 	done
 	# verify --root would want all of systemd's units in the root; instead
 	# the units are checked here with ExecStart pointed into the root, so
 	# that the binaries they start are checked too.
 	rm -rf "$work/verify" && mkdir "$work/verify"
-	for u in entropy-sink.service entropy-source.service entropy-source.timer; do
+	for u in entropy-sink.service entropy-source.service entropy-source.timer entropy-sink-pull.service entropy-sink-pull.timer; do
 		sed "s|^ExecStart=|ExecStart=$root|" "$units/$u" >"$work/verify/$u"
 	done
 	out=$(systemd-analyze verify --man=no "$work"/verify/* 2>&1) || fail "systemd-analyze verify: $out"

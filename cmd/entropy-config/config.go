@@ -121,5 +121,6 @@ unreadable, too open, not a key or the wrong kind; a bad address).`,
 	f.BoolVar(&legacy, "legacy", false, "accept protocol 1 (original entropyshare) packets from the signer")
 	f.StringVar(&pool, "pool", "", `where chunks go: "kernel" (default) or "file:/path"`)
 	f.IntVar(&credit, "credit", sink.DefaultCredit, "bits credited to the kernel per 1024-byte chunk (0: mix only)")
+	cmd.AddCommand(newTLSCommand())
 	return cmd
 }
