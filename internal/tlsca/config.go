@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/entropyshare/entropyshare/keys"
+	"github.com/entropyshare/entropyshare/internal/privfile"
 )
 
 // maxCertFile bounds what a certificate loader reads: a bundle of a few
@@ -60,15 +60,15 @@ func ClientConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 // loadKeyPair reads a PEM certificate chain and its PEM private key (PKCS
 // #8, SEC 1 or PKCS #1, as openssl or NewCA and Issue write them). The key
 // file is refused when group or others can read it, as every private key
-// is (keys.PermissionError says which chmod fixes it).
+// is (privfile.PermissionError says which chmod fixes it).
 func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	certPEM, err := readCertFile(certFile)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	keyPEM, err := keys.ReadPrivateFile(keyFile)
+	keyPEM, err := privfile.Read(keyFile)
 	if err != nil {
-		return tls.Certificate{}, err
+		return tls.Certificate{}, fmt.Errorf("tlsca: reading private key: %w", err)
 	}
 	defer clear(keyPEM)
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -85,9 +85,9 @@ func LoadAuthority(certFile, keyFile string) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	keyPEM, err := keys.ReadPrivateFile(keyFile)
+	keyPEM, err := privfile.Read(keyFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tlsca: reading CA private key: %w", err)
 	}
 	defer clear(keyPEM)
 	a, err := parseAuthority(certPEM, keyPEM)
