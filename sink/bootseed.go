@@ -333,7 +333,7 @@ func openSeedLocked(path string) (*os.File, error) {
 		}
 		fi, err := f.Stat()
 		if err == nil && !fi.Mode().IsRegular() {
-			err = fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+			err = fmt.Errorf("%s is not a regular file", path)
 		}
 		if err == nil {
 			err = flock(f)
@@ -468,7 +468,7 @@ func FeedBootSeed(o BootSeedOptions) (*BootSeedFed, error) {
 			if spec.kernel {
 				return NewKernelPool(credit, o.Logger)
 			}
-			return OpenFilePool(spec.path, true)
+			return OpenFilePool(spec.path, spec.sync)
 		},
 		writeFile: func(path string, data []byte, uid, gid int) error {
 			return atomicfile.WriteFileOwned(path, data, 0o600, uid, gid)
@@ -485,7 +485,7 @@ func parsePoolSpec(s string) (poolSpec, error) {
 	case s == "" || s == "kernel":
 		return poolSpec{kernel: true}, nil
 	case strings.HasPrefix(s, "file:") && len(s) > len("file:"):
-		return poolSpec{path: strings.TrimPrefix(s, "file:"), sync: true}, nil
+		return poolSpec{path: strings.TrimPrefix(s, "file:")}, nil
 	}
 	return poolSpec{}, fieldErr("Pool", "%q, want \"kernel\" or \"file:/path\"", s)
 }
@@ -512,6 +512,11 @@ func feedBootSeed(path string, credit int, h seedHost) (*BootSeedFed, error) {
 		return nil, fmt.Errorf("sink: boot seed: %w", err)
 	}
 	defer f.Close() // and unlock, after the feed
+	// A run killed before its rename leaves its temporary file; the lock
+	// is held, so no other writer's is in flight.
+	if err := atomicfile.RemoveTemp(path); err != nil {
+		return nil, fmt.Errorf("sink: boot seed: %w", err)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxSeedRead))
 	if err != nil {
 		return nil, fmt.Errorf("sink: boot seed: %w", err)

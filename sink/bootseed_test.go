@@ -698,3 +698,22 @@ func TestBootSeedVerdictString(t *testing.T) {
 		t.Error(s)
 	}
 }
+
+// A run killed before its rename leaves a temporary file beside the seed;
+// the next run removes it.
+func TestFeedBootSeedRemovesTemp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, DefaultBootSeedName)
+	files := identityAt(t, t.TempDir(), katMachineID, "")
+	if err := updateBootSeed(path, randomChunk(), readMachineIdentity(files), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(dir, "."+DefaultBootSeedName+"123456")
+	os.WriteFile(left, []byte("a seed never renamed"), 0o600)
+	if _, err := feedBootSeed(path, DefaultBootSeedCredit, testHost(files, &seedPool{})); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("left in the folder: %v", entries)
+	}
+}
