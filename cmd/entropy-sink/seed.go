@@ -21,23 +21,23 @@ func newSeedCommand(configPath *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "seed [--seed PATH] [--credit BITS]",
 		Short: "Feed the kernel the boot seed the sink kept, once, early at boot",
-		Long: `seed feeds the kernel the boot seed the sink keeps from the chunks it
-accepts: --seed, or boot-seed in the folder of the -f file. Started early
-at boot, before the network, by entropy-sink-seed.service, it:
+		Long: `seed feeds the kernel, once, the boot seed the sink keeps from the
+chunks it accepts: --seed, or boot-seed in the folder of the -f file.
+entropy-sink-seed.service runs it early at boot, before the network.
 
-  1. reads the seed and replaces it, durably, with a seed derived from it
-     by a one-way step, so that a crash at any point never feeds the same
-     bytes twice;
-  2. feeds the old seed to the kernel with RNDADDENTROPY, crediting BITS
-     only when the file carries this machine's identity, is owned by root
-     or the sink's user (the owner of the seed's folder), and neither it
-     nor its folder is open to group or others; otherwise it mixes the seed
-     in without credit and says why (a cloned disk, a foreign file, a loose
-     mode, a file that is no boot seed);
-  3. asks the kernel to reseed its CRNG (RNDRESEEDCRNG).
+It reads the seed and first replaces it, durably, with a seed derived from
+it by a one-way step, so that a crash at any point never feeds the same
+bytes twice. Then it feeds the old seed to the kernel with RNDADDENTROPY
+and has the kernel reseed its CRNG (RNDRESEEDCRNG).
 
-A seed whose secrecy is in doubt is replaced without its machine identity,
-so later boots do not credit it either, until the sink mixes in a chunk.
+It credits BITS only when the file carries this machine's identity, is
+owned by root or the sink's user (the owner of the seed's folder), and
+neither it nor its folder is open to group or others. Otherwise it mixes
+the seed in without credit and says why: a cloned disk, a foreign file, a
+loose mode, a file that is no boot seed. A seed whose secrecy is in doubt
+is replaced without its machine identity, so later boots do not credit it
+either, until the sink mixes in a chunk.
+
 A missing seed is no error: on a first boot the sink has not written one.
 Crediting needs CAP_SYS_ADMIN; without it the seed is mixed in, not
 credited. See docs/BOOTSEED.md.
