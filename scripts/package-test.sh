@@ -45,7 +45,7 @@ for arch in armv7 arm64 amd64; do
 	tar -tzf "$tgz" >"$work/list"
 	for f in "${names[@]/#/bin/}" man/man1/entropy-sink.1 completions/bash/entropy-sink \
 		completions/zsh/_entropy-sink completions/fish/entropy-sink.fish systemd/entropy-sink.service \
-		systemd/entropy-source.service systemd/entropy-source.timer systemd/entropy-sink-pull.service \
+		systemd/entropy-sink-seed.service systemd/entropy-source.service systemd/entropy-source.timer systemd/entropy-sink-pull.service \
 		systemd/entropy-sink-pull.timer sysusers.d/entropyshare.conf \
 		tmpfiles.d/entropyshare.conf examples/sink.example.json examples/targets.example.json README.md; do
 		grep -qx "$top/$f" "$work/list" || fail "$tgz lacks $top/$f"
@@ -86,6 +86,7 @@ check_tree() {
 		ok
 	done
 	zcat "$root/usr/share/man/man1/entropy-sink-decode.1.gz" | grep -q 'entropy-sink(1)' || fail "entropy-sink-decode(1) is missing"
+	zcat "$root/usr/share/man/man1/entropy-sink-seed.1.gz" | grep -q 'RNDADDENTROPY' || fail "entropy-sink-seed(1) is missing"
 	if zcat "$root"/usr/share/man/man1/*.gz | grep -q -e __gendocs -e 'Auto generated'; then fail "a man page mentions __gendocs or is stamped"; fi
 	ok
 
@@ -96,7 +97,9 @@ check_tree() {
 	[ -f "$units/entropy-source.timer" ] || fail "entropy-source.timer is missing"
 	grep -q "^ExecStart=$bindir/entropy-sink pull " "$units/entropy-sink-pull.service" || fail "entropy-sink-pull.service does not start $bindir/entropy-sink pull"
 	[ -f "$units/entropy-sink-pull.timer" ] || fail "entropy-sink-pull.timer is missing"
-	for u in entropy-sink.service entropy-source.service entropy-sink-pull.service; do
+	grep -qx "ExecStart=$bindir/entropy-sink seed --seed /var/lib/entropyshare/boot-seed" "$units/entropy-sink-seed.service" ||
+		fail "entropy-sink-seed.service does not start $bindir/entropy-sink seed"
+	for u in entropy-sink.service entropy-sink-seed.service entropy-source.service entropy-sink-pull.service; do
 		grep -qx 'User=entropyshare' "$units/$u" || fail "$u does not run as entropyshare"
 		if grep -q '^DynamicUser=' "$units/$u"; then fail "$u still sets DynamicUser="; fi
 	done
@@ -108,11 +111,21 @@ check_tree() {
 		grep -qx "$l" "$units/entropy-sink.service" || fail "entropy-sink.service lacks $l"
 		grep -qx "$l" "$units/entropy-sink-pull.service" || fail "entropy-sink-pull.service lacks $l"
 	done
+	# The seed service: the sink's hardening, no network, ordered as
+	# systemd-random-seed.service is, before sysinit.target.
+	while read -r l; do
+		grep -qxF "$l" "$units/entropy-sink-seed.service" || fail "entropy-sink-seed.service lacks the sink's $l"
+	done < <(grep -E '^(User|Group|StateDirectory|UMask|Capability|Ambient|NoNew|Protect|Private|Restrict|Lock|Memory|RemoveIPC|SystemCall)' \
+		"$units/entropy-sink.service" | grep -v '^RestrictAddressFamilies=')
+	for l in DefaultDependencies=no PrivateNetwork=yes RestrictAddressFamilies=AF_UNIX WantedBy=sysinit.target \
+		'Before=sysinit.target network-pre.target shutdown.target'; do
+		grep -qx "$l" "$units/entropy-sink-seed.service" || fail "entropy-sink-seed.service lacks $l"
+	done
 	# verify --root would want all of systemd's units in the root; instead
 	# the units are checked here with ExecStart pointed into the root, so
 	# that the binaries they start are checked too.
 	rm -rf "$work/verify" && mkdir "$work/verify"
-	for u in entropy-sink.service entropy-source.service entropy-source.timer entropy-sink-pull.service entropy-sink-pull.timer; do
+	for u in entropy-sink.service entropy-sink-seed.service entropy-source.service entropy-source.timer entropy-sink-pull.service entropy-sink-pull.timer; do
 		sed "s|^ExecStart=|ExecStart=$root|" "$units/$u" >"$work/verify/$u"
 	done
 	out=$(systemd-analyze verify --man=no "$work"/verify/* 2>&1) || fail "systemd-analyze verify: $out"
@@ -167,8 +180,9 @@ check_user "$R"
 # Removal keeps conffiles, state and user; purge drops the conffiles and
 # the links systemctl enable makes, still not the state.
 echo '{"Address": ":4141"}' >"$R/var/lib/entropyshare/sink.json"
-mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
+mkdir -p "$R/etc/systemd/system/multi-user.target.wants" "$R/etc/systemd/system/sysinit.target.wants"
 ln -s /usr/lib/systemd/system/entropy-sink.service "$R/etc/systemd/system/multi-user.target.wants/entropy-sink.service"
+ln -s /usr/lib/systemd/system/entropy-sink-seed.service "$R/etc/systemd/system/sysinit.target.wants/entropy-sink-seed.service"
 dpkgr -r entropyshare >"$work/remove.log" 2>&1 || { cat "$work/remove.log" >&2; fail "dpkg -r"; }
 [ "$(status)" = "rc " ] || fail "entropyshare is \"$(status)\" after dpkg -r, want rc"
 left=$( (find "$R/usr" ! -type d 2>/dev/null || true) | head -5)
@@ -180,6 +194,7 @@ dpkgr -P entropyshare >"$work/purge.log" 2>&1 || { cat "$work/purge.log" >&2; fa
 [ -z "$(status)" ] || [ "$(status)" = "pn " ] || fail "entropyshare is \"$(status)\" after dpkg -P"
 [ ! -e "$R/etc/entropyshare" ] || fail "dpkg -P left /etc/entropyshare: $(ls -A "$R/etc/entropyshare")"
 [ ! -L "$R/etc/systemd/system/multi-user.target.wants/entropy-sink.service" ] || fail "dpkg -P left the enable link"
+[ ! -L "$R/etc/systemd/system/sysinit.target.wants/entropy-sink-seed.service" ] || fail "dpkg -P left the seed service's enable link"
 [ -f "$R/var/lib/entropyshare/sink.json" ] || fail "dpkg -P removed the state"
 ok
 

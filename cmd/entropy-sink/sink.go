@@ -96,7 +96,7 @@ sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&metricsAddr, "metrics", "", "serve /metrics and /healthz on this address (overrides the configuration's Metrics)")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on SIGTERM, how long to wait for connections in flight")
-	cmd.AddCommand(newDecodeCommand(&configPath), newPullCommand())
+	cmd.AddCommand(newDecodeCommand(&configPath), newPullCommand(), newSeedCommand(&configPath))
 	return cmd
 }
 

@@ -31,17 +31,27 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // crash path holds the old contents or the new ones, complete, but it may
 // be the old. For a rewrite whose loss is harmless, one fsync fewer.
 func Replace(path string, data []byte, perm os.FileMode) error {
-	// Not renameio.WriteFile: it keeps an existing file's mode, and a state
-	// file the original wrote 0644 must come back 0600.
-	t, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(perm))
+	t, err := pending(path, data, perm)
 	if err != nil {
 		return err
 	}
 	defer t.Cleanup()
-	if _, err := t.Write(data); err != nil {
-		return err
-	}
 	return t.CloseAtomicallyReplace()
+}
+
+// pending writes data to a temporary file beside path, with exactly mode
+// perm, ready to be renamed over it. Not renameio.WriteFile: it keeps an
+// existing file's mode, and a file written 0644 must come back 0600.
+func pending(path string, data []byte, perm os.FileMode) (*renameio.PendingFile, error) {
+	t, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(perm))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.Write(data); err != nil {
+		t.Cleanup()
+		return nil, err
+	}
+	return t, nil
 }
 
 // SyncDir fsyncs a folder, making renames and creations in it durable.

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/entropyshare/entropyshare/sink"
+)
+
+func TestSeedCommand(t *testing.T) {
+	dir := t.TempDir()
+	seed := filepath.Join(dir, sink.DefaultBootSeedName)
+	pool := filepath.Join(dir, "pool.bin")
+	// Missing: exit 0, nothing fed; the default path is beside -f's file.
+	code, out, stderr := run(t, defaultEnv(), "seed", "-f", filepath.Join(dir, "sink.json"), "--pool", "file:"+pool)
+	if code != 0 || out != seed+": no boot seed yet (a first boot?); the sink writes one when it accepts a chunk\n" {
+		t.Fatalf("missing: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, err := os.Stat(pool); !os.IsNotExist(err) {
+		t.Fatal("fed something without a seed")
+	}
+
+	// Garbage: fed without credit, replaced by a boot seed without identity.
+	garbage := make([]byte, 64)
+	rand.Read(garbage)
+	os.WriteFile(seed, garbage, 0o600)
+	code, out, stderr = run(t, defaultEnv(), "seed", "--seed", seed, "--pool", "file:"+pool)
+	if code != 0 || !strings.Contains(out, "fed 64 bytes, not credited: not a boot seed file (truncated or garbage) (64 bytes, want 152)") ||
+		!strings.Contains(out, "stays uncredited until the sink mixes in a chunk") {
+		t.Fatalf("garbage: exit %d\n%s%s", code, out, stderr)
+	}
+	if got := fileBytes(t, pool); !bytes.Equal(got, garbage) {
+		t.Fatalf("pool holds %d bytes, want the 64 garbage bytes", len(got))
+	}
+	code, out, _ = run(t, defaultEnv(), "seed", "--seed", seed, "--pool", "file:"+pool)
+	if code != 0 || !strings.Contains(out, "not credited: carries no machine identity") {
+		t.Fatalf("second run: exit %d\n%s", code, out)
+	}
+	if got := fileBytes(t, pool); len(got) != 128 || bytes.Equal(got[:64], got[64:]) {
+		t.Fatal("the second run fed the same bytes again")
+	}
+
+	// Usage errors: exit 2, nothing changed.
+	before := fileBytes(t, seed)
+	for _, args := range [][]string{{"--credit", "513"}, {"--credit", "-1"}, {"--pool", "disk"}, {"extra"}} {
+		code, _, stderr := run(t, defaultEnv(), append([]string{"seed", "--seed", seed, "--pool", "file:" + pool}, args...)...)
+		if code != 2 || !strings.HasPrefix(stderr, "entropy-sink: ") {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
+		if args[0] == "--credit" && !strings.Contains(stderr, "hint: --credit takes 0 to 512 bits") {
+			t.Errorf("%v: no hint: %s", args, stderr)
+		}
+	}
+	if !bytes.Equal(fileBytes(t, seed), before) || len(fileBytes(t, pool)) != 128 {
+		t.Fatal("a usage error changed the seed or fed the pool")
+	}
+	// A folder is no seed: exit 1. A seed in a missing folder is missing.
+	code, _, stderr = run(t, defaultEnv(), "seed", "--seed", dir, "--pool", "file:"+pool)
+	if code != 1 || !strings.Contains(stderr, "not a regular file") {
+		t.Errorf("a folder: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = run(t, defaultEnv(), "seed", "--seed", filepath.Join(dir, "missing-folder", "seed"), "--pool", "file:"+pool)
+	if code != 0 {
+		t.Errorf("a seed in a missing folder: exit %d: %s", code, stderr)
+	}
+	// A pool that cannot be opened: exit 1, and the seed stays.
+	os.Chmod(seed, 0o644)
+	code, out, _ = run(t, defaultEnv(), "seed", "--seed", seed, "--pool", "file:"+filepath.Join(dir, "no-folder", "pool"))
+	if code != 1 || out != "" {
+		t.Fatalf("pool that cannot be opened: exit %d: %s", code, out)
+	}
+	if !bytes.Equal(fileBytes(t, seed), before) {
+		t.Fatal("the seed was replaced although the pool could not be opened")
+	}
+
+	code, out, _ = run(t, defaultEnv(), "seed", "--help")
+	if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "Exit status:") {
+		t.Fatalf("help: exit %d\n%s", code, out)
+	}
+}
+
+func TestDescribeSeed(t *testing.T) {
+	now := time.Unix(1700007200, 0)
+	fed := func(v sink.BootSeedVerdict, detail string, credit, credited int, withheld bool) *sink.BootSeedFed {
+		return &sink.BootSeedFed{
+			BootSeedInfo: sink.BootSeedInfo{Path: "/s", Verdict: v, Detail: detail, Mixed: time.Unix(1700000000, 0)},
+			Fed:          64, Credit: credit, Credited: credited, Withheld: withheld,
+		}
+	}
+	for _, c := range []struct {
+		r    *sink.BootSeedFed
+		pool string
+		want string
+	}{
+		{fed(sink.SeedCredited, "", 256, 256, false), "kernel", "/s: fed 64 bytes, credited 256 bits; last chunk mixed in 2h0m0s ago"},
+		{fed(sink.SeedCredited, "", 256, 0, false), "kernel", "/s: fed 64 bytes, not credited: the kernel refused RNDADDENTROPY (no CAP_SYS_ADMIN?); last chunk mixed in 2h0m0s ago"},
+		{fed(sink.SeedCredited, "", 256, 0, false), "file:/p", "/s: fed 64 bytes to file:/p (a file pool credits nothing; the kernel would be asked for 256 bits); last chunk mixed in 2h0m0s ago"},
+		{fed(sink.SeedCredited, "", 0, 0, false), "kernel", "/s: fed 64 bytes, not credited: --credit 0; last chunk mixed in 2h0m0s ago"},
+		{fed(sink.SeedClone, "", 0, 0, false), "kernel", "/s: fed 64 bytes, not credited: written on another machine (a cloned disk?); last chunk mixed in 2h0m0s ago"},
+		{fed(sink.SeedOpenMode, "mode 0644", 0, 0, true), "kernel", "/s: fed 64 bytes, not credited: open to group or others (mode 0644); its replacement stays uncredited until the sink mixes in a chunk; last chunk mixed in 2h0m0s ago"},
+	} {
+		if got := describeSeed(c.r, c.pool, now); got != c.want {
+			t.Errorf("got  %s\nwant %s", got, c.want)
+		}
+	}
+}
+
+func fileBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The real binary, killed with SIGKILL at random points of its run, never
+// feeds the same bytes twice: it replaces the seed durably before it feeds
+// it. The pool is a file, so what was fed can be read back; every feed is
+// one 64-byte write. The seed starts as 64 random bytes, which the first
+// run feeds (without credit) and replaces with a boot seed.
+func TestSeedSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it hundreds of times")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "entropy-sink")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	os.Mkdir(data, 0o700)
+	seed := filepath.Join(data, sink.DefaultBootSeedName)
+	pool := filepath.Join(dir, "pool.bin")
+	start := make([]byte, 64)
+	rand.Read(start)
+	os.WriteFile(seed, start, 0o600)
+	runSeed := func() *exec.Cmd {
+		cmd := exec.Command(bin, "seed", "--seed", seed, "--pool", "file:"+pool)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+
+	// How long a whole run takes here, to spread the kills over it.
+	var runs []time.Duration
+	for range 5 {
+		t0 := time.Now()
+		if err := runSeed().Wait(); err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, time.Since(t0))
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i] < runs[j] })
+	span := runs[len(runs)/2] * 3 / 2
+	// Each killed run is classed by what it left: nothing changed (killed
+	// before the replace), the seed replaced but nothing fed (killed
+	// between the two), or both. A feed without a replace must never show.
+	completed, killed := 5, 0
+	var before, between, after int
+	const n = 200
+	for range n {
+		seedBefore, poolBefore := fileBytes(t, seed), len(fileBytes(t, pool))
+		d, _ := rand.Int(rand.Reader, big.NewInt(int64(span)))
+		cmd := runSeed()
+		time.Sleep(time.Duration(d.Int64()))
+		cmd.Process.Signal(syscall.SIGKILL)
+		if err := cmd.Wait(); err == nil {
+			completed++
+			continue
+		}
+		killed++
+		replaced, fed := !bytes.Equal(fileBytes(t, seed), seedBefore), len(fileBytes(t, pool)) > poolBefore
+		switch {
+		case !replaced && !fed:
+			before++
+		case replaced && !fed:
+			between++
+		case replaced && fed:
+			after++
+		default:
+			t.Fatal("a run fed the seed without replacing it first")
+		}
+	}
+	if err := runSeed().Wait(); err != nil {
+		t.Fatal(err)
+	}
+	completed++
+	t.Logf("%d runs completed; %d killed (%d before the replace, %d between replace and feed, %d after the feed), spread over %v",
+		completed, killed, before, between, after, span)
+	if killed < n/10 {
+		t.Errorf("only %d of %d runs were killed before they finished", killed, n)
+	}
+
+	fed := fileBytes(t, pool)
+	if len(fed)%64 != 0 {
+		t.Fatalf("pool holds %d bytes: a torn feed", len(fed))
+	}
+	seen := map[string]int{}
+	for i := 0; i < len(fed); i += 64 {
+		rec := string(fed[i : i+64])
+		if j, ok := seen[rec]; ok {
+			t.Fatalf("feed %d repeats feed %d", i/64, j)
+		}
+		seen[rec] = i / 64
+	}
+	if len(seen) < completed || len(seen) > completed+killed {
+		t.Fatalf("%d feeds for %d completed and %d killed runs", len(seen), completed, killed)
+	}
+	if !bytes.Equal(fed[:64], start) {
+		t.Fatal("the first feed is not the file's first contents")
+	}
+	// What the file holds now has not been fed, and nothing is left over.
+	last := fileBytes(t, seed)
+	for rec := range seen {
+		if bytes.Contains(last, []byte(rec)) {
+			t.Fatal("the seed file holds bytes that were already fed")
+		}
+	}
+	if entries, _ := os.ReadDir(data); len(entries) != 1 {
+		t.Fatalf("left in the seed's folder: %v", entries)
+	}
+}
