@@ -1,6 +1,7 @@
 package harvest
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/tpm"
 	"github.com/spf13/pflag"
 )
 
@@ -48,6 +50,9 @@ type Config struct {
 	KernelBytes   int           `json:"kernel_bytes,omitempty"`
 	JitterSamples int           `json:"jitter_samples,omitempty"`
 	HWRNGPath     string        `json:"hwrng_path,omitempty"`
+	// TPMDevice is the TPM the tpm source reads: a device or
+	// tcp://HOST:PORT ("" means /dev/tpmrm0).
+	TPMDevice string `json:"tpm_device,omitempty"`
 	// SysfsRoot is where sys/ is found for the board sources ("/" when
 	// empty); tests point it at a fake tree.
 	SysfsRoot string `json:"sysfs_root,omitempty"`
@@ -92,7 +97,7 @@ type PluginConfig struct {
 }
 
 // BuiltinSources are the names Config.Sources accepts.
-var BuiltinSources = []string{"kernel", "jitter", "hwrng", "adc", "thermal"}
+var BuiltinSources = []string{"kernel", "jitter", "hwrng", "adc", "thermal", "tpm"}
 
 // AddFlags registers the harvest flags on fs, with the current values of
 // c as defaults (zero fields show the package defaults).
@@ -114,6 +119,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.PluginTimeout, "plugin-timeout", c.PluginTimeout, "time limit for each plugin (0: 5s)")
 	fs.Uint32Var(&c.PluginMemoryPages, "plugin-memory-pages", c.PluginMemoryPages, "memory limit for each plugin in 64 KiB pages (0: 512, 32 MiB)")
 	fs.DurationVar(&c.SourceTimeout, "source-timeout", c.SourceTimeout, "time limit for each other source (0: 5s)")
+	fs.StringVar(&c.TPMDevice, "tpm-device", cmp.Or(c.TPMDevice, tpm.DefaultDevice), "TPM 2.0 `DEVICE` the tpm source reads, or tcp://HOST:PORT for a simulator")
 }
 
 // listValue is a repeatable flag appending one parsed item per use.
@@ -247,6 +253,9 @@ func (c Config) buildSources(cache wasmCache) []sourceSpec {
 	}
 	if want("thermal") {
 		add(thermalSource{root: c.SysfsRoot, reads: 4}, true)
+	}
+	if want("tpm") {
+		add(tpmSource{device: c.TPMDevice, n: DefaultTPMBytes}, true)
 	}
 	return append(specs, c.externalSources(cache)...)
 }
