@@ -9,8 +9,10 @@ FUZZTIME  ?= 3s
 STATICCHECK_VERSION := 2026.2.2
 
 # Debian packages the tests use: rngtest and dieharder judge the generator's
-# output, wat2wasm builds the WAT plugins.
-DEB_PKGS  := rng-tools5 dieharder wabt
+# output, wat2wasm builds the WAT plugins; swtpm is the TPM 2.0 the TPM
+# tests sign with (swtpm-tools: its setup tools), tpm2-tools and openssl
+# check its keys and signatures from outside the program.
+DEB_PKGS  := rng-tools5 dieharder wabt swtpm swtpm-tools tpm2-tools openssl
 
 # bbb builds static binaries for the BeagleBone Black (ARMv7, one core).
 bbb:
