@@ -2,7 +2,10 @@
 
 GO        ?= go
 BIN       := bin
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+# VERSION is the release tag (v0.2.0), or, between releases and before the
+# first tag, 0.2.0-devel+COMMIT (.dirty when the tree has changes).
+VERSION   ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || \
+	echo "0.2.0-devel+$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo .dirty)")
 LDFLAGS   := -s -w -X github.com/entropyshare/entropyshare/internal/cli.version=$(VERSION)
 GOFLAGS_B := -trimpath -ldflags '$(LDFLAGS)'
 FUZZTIME  ?= 3s
@@ -14,6 +17,27 @@ STATICCHECK_VERSION := 2026.2.2
 # check its keys and signatures from outside the program.
 DEB_PKGS  := rng-tools5 dieharder wabt swtpm swtpm-tools tpm2-tools openssl
 
+# The default target: the six binaries into ./bin. make help lists the rest.
+build:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -o $(BIN)/ ./cmd/...
+
+help:
+	@echo 'make [target]:'
+	@echo '  build         the binaries into ./bin (the default)'
+	@echo '  demo          keys, configs, a sink and a source run on this machine'
+	@echo '  test          what CI runs first: gofmt, vet, go mod tidy, go test -race, short fuzzing'
+	@echo '  bench         benchmarks, written to BENCHMARKS.md'
+	@echo '  fuzz          every fuzz target for minutes (FUZZTIME=3m)'
+	@echo '  lint          gofmt, vet and staticcheck'
+	@echo '  e2e           the whole system in network namespaces (root)'
+	@echo '  arm-test      the ARMv7 binaries under qemu-user'
+	@echo '  bbb           static ARMv7 binaries for the BeagleBone Black'
+	@echo '  dist deb      release tarballs and .debs into dist/'
+	@echo '  install       into DESTDIR and PREFIX (default /usr/local)'
+	@echo '  package-test  installs the .deb and make install into throwaway roots and checks them'
+	@echo '  clean         removes bin/ and demo/'
+
 # bbb builds static binaries for the BeagleBone Black (ARMv7, one core).
 bbb:
 	@mkdir -p $(BIN)/linux-armv7
@@ -23,7 +47,7 @@ bbb:
 arm-test: build bbb
 	@scripts/arm-test.sh
 
-.PHONY: arm-test bbb all build test test-go deps fmt-check vet lint fuzz fuzz-short bench demo e2e clean
+.PHONY: help tidy-check arm-test bbb all build test test-go deps fmt-check vet lint fuzz fuzz-short bench demo e2e clean
 
 # e2e proves the whole system in network namespaces (root; installs iproute2, nftables).
 e2e: build
@@ -31,23 +55,10 @@ e2e: build
 
 all: build
 
-build:
-	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -o $(BIN)/ ./cmd/...
-
 # deps installs the Debian packages the tests need, when they are missing
 # and this is a Debian machine where we may install (CI runs as root).
 deps:
-	@missing=""; \
-	for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			echo "installing:$$missing"; \
-			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
-		else \
-			echo "missing Debian packages:$$missing (install them, or run as root)"; exit 1; \
-		fi; \
-	fi
+	@scripts/apt-install.sh $(DEB_PKGS)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -56,8 +67,17 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-# test is the README's test command and what CI runs.
-test: deps fmt-check vet build test-go fuzz-short
+# test is the README's test command and the first thing CI runs.
+test: deps fmt-check vet tidy-check build test-go fuzz-short
+	@echo "make test: $$($(GO) list ./... | wc -l) packages, $$(grep -rho --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | wc -l) fuzz targets, gofmt, vet, go mod tidy: all passed"
+
+# tidy-check fails when go mod tidy would change go.mod or go.sum.
+tidy-check:
+	@cp go.mod go.mod.tidy-check && cp go.sum go.sum.tidy-check; \
+	$(GO) mod tidy; status=0; \
+	cmp -s go.mod go.mod.tidy-check && cmp -s go.sum go.sum.tidy-check || status=1; \
+	mv go.mod.tidy-check go.mod; mv go.sum.tidy-check go.sum; \
+	if [ $$status != 0 ]; then echo "go mod tidy would change go.mod or go.sum: run it and commit"; exit 1; fi
 
 test-go:
 	ENTROPYSHARE_TOOLS=required $(GO) test -race -count=1 ./...

@@ -512,11 +512,7 @@ func sealFrame(t testing.TB, s *signer, proto packet.Protocol, sinkPub *[32]byte
 	if err != nil {
 		t.Fatal(err)
 	}
-	frame, err := packet.AppendFrame(nil, payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return frame
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(payload))), payload...)
 }
 
 // Outcomes of sendFrame besides a status byte.

@@ -28,7 +28,7 @@ type originalSink struct {
 
 func startOriginalSink(t *testing.T, private *[32]byte, signer *signer) *originalSink {
 	t.Helper()
-	r, err := packet.NewRecipient(private)
+	r, err := packet.NewRecipient(private, []packet.Signer{{Key: &signer.priv.PublicKey, Legacy: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,6 @@ func startOriginalSink(t *testing.T, private *[32]byte, signer *signer) *origina
 	}
 	t.Cleanup(func() { l.Close() })
 	o := &originalSink{addr: l.Addr().String()}
-	signers := []packet.Signer{{Key: &signer.priv.PublicKey, Legacy: true}}
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -49,7 +48,7 @@ func startOriginalSink(t *testing.T, private *[32]byte, signer *signer) *origina
 			payload, err := packet.ReadFrame(c, 0)
 			var op *packet.Opened
 			if err == nil {
-				op, err = r.Open(payload, signers)
+				op, err = r.Open(payload)
 			}
 			c.Close()
 			o.mu.Lock()

@@ -39,7 +39,7 @@ func BenchmarkOpen(b *testing.B) {
 				}
 				signers := []Signer{{Key: &k.PublicKey, Legacy: proto == Protocol1}}
 				for b.Loop() {
-					if _, err := sink.Open(payload, signers); err != nil {
+					if _, err := openWith(sink, payload, signers); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -58,7 +58,7 @@ func BenchmarkSizes(b *testing.B) {
 			sink := testSink(b)
 			p := testPacket(b, 1)
 			p.Timestamp = 1700000000
-			der, _ := p.MarshalDER()
+			der, _ := p.marshalDER()
 			var frame bytes.Buffer
 			for b.Loop() {
 				frame.Reset()

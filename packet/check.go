@@ -2,17 +2,6 @@ package packet
 
 import "time"
 
-// Check applies acceptance steps 5 and 6 of PROTOCOL.md: the timestamp must
-// lie within drift seconds of now (both ends included) and the counter must
-// be above stored. It is a pure function: the sink passes its clock and the
-// counter it holds, and stores the new counter itself.
-func Check(p *Packet, now time.Time, drift int64, stored int64) error {
-	if err := CheckDrift(p.Timestamp, now, drift); err != nil {
-		return err
-	}
-	return CheckCounter(p.Counter, stored)
-}
-
 // CheckDrift returns a *DriftError when timestamp is outside
 // [now-drift, now+drift]. A negative drift is treated as zero.
 func CheckDrift(timestamp int64, now time.Time, drift int64) error {

@@ -26,12 +26,20 @@
 // shares its source and have it accepted there. Protocol 1 allows exactly
 // that, which is why Open tries protocol 1 only for signers marked Legacy.
 //
-// # Layers
+// # API
 //
-// Seal = SealBox(Sign(...)) and Open = Verify(OpenBox(...)); the layers are
-// exported so that tests (and the forwarding-attack demonstration) can take
-// a packet apart. Check is the acceptance rule for drift and counter, a pure
-// function of the packet, the stored counter and an injected time.
+// A source calls Seal for each sink and writes the payload with WriteFrame;
+// with protocol 2 it then reads the sink's reply with ReadStatus. A sink
+// reads a payload with ReadFrame, opens it with its Recipient (which knows
+// the signers it accepts), applies CheckDrift and CheckCounter with its
+// own clock and state, and answers with WriteStatus (ReplyFor maps an error
+// to its reply). Every rejection wraps one of the sentinel errors.
+//
+// Open costs one RSA verification per configured signer whose key size
+// matches the signature, a second for a signer marked Legacy, and, for a
+// packet no signer verified, one more: protocol 1 against the first such
+// signer not marked Legacy, to report a likely missing Legacy flag
+// (LegacyError).
 //
 // Nothing in this package touches files or the network: framing works on
 // any io.Reader and io.Writer.

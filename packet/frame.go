@@ -9,21 +9,12 @@ import (
 
 // WriteFrame writes payload with its length prefix in a single Write.
 func WriteFrame(w io.Writer, payload []byte) error {
-	b, err := AppendFrame(nil, payload)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
-}
-
-// AppendFrame appends the frame for payload to b.
-func AppendFrame(b, payload []byte) ([]byte, error) {
 	if len(payload) < MinFrame || len(payload) > MaxFrameLimit {
-		return nil, fmt.Errorf("%w: payload is %d bytes, want %d to %d", ErrFrameSize, len(payload), MinFrame, MaxFrameLimit)
+		return fmt.Errorf("%w: payload is %d bytes, want %d to %d", ErrFrameSize, len(payload), MinFrame, MaxFrameLimit)
 	}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(payload)))
-	return append(b, payload...), nil
+	b := binary.BigEndian.AppendUint16(make([]byte, 0, HeaderSize+len(payload)), uint16(len(payload)))
+	_, err := w.Write(append(b, payload...))
+	return err
 }
 
 // ReadFrame reads one frame and returns its payload. The announced length

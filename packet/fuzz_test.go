@@ -61,14 +61,14 @@ func FuzzOpen(f *testing.F) {
 	r, k := vectorSink(f)
 	signers := []Signer{{Key: &k.PublicKey, Legacy: true}}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		op, err := r.Open(payload, signers)
+		op, err := openWith(r, payload, signers)
 		if err != nil {
 			if Reason(err) == "other" {
 				t.Fatalf("error wraps no sentinel: %v", err)
 			}
 			return
 		}
-		if _, err := op.Packet.MarshalDER(); err != nil {
+		if _, err := op.Packet.marshalDER(); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -81,7 +81,7 @@ func FuzzSignedDER(f *testing.F) {
 		if len(fr) <= HeaderSize {
 			continue
 		}
-		if signed, err := r.OpenBox(fr[HeaderSize:]); err == nil {
+		if signed, err := r.openBox(fr[HeaderSize:]); err == nil {
 			f.Add(signed)
 		}
 	}
@@ -100,14 +100,14 @@ func FuzzSignedDER(f *testing.F) {
 	})
 }
 
-// FuzzPacketDER: ParsePacketDER accepts only what MarshalDER reproduces.
+// FuzzPacketDER: parsePacketDER accepts only what marshalDER reproduces.
 func FuzzPacketDER(f *testing.F) {
 	r, _ := vectorSink(f)
 	for _, fr := range vectorFrames(f) {
 		if len(fr) <= HeaderSize {
 			continue
 		}
-		if signed, err := r.OpenBox(fr[HeaderSize:]); err == nil {
+		if signed, err := r.openBox(fr[HeaderSize:]); err == nil {
 			if msg, _, err := parseSigned(signed); err == nil {
 				f.Add(msg)
 			}
@@ -115,17 +115,17 @@ func FuzzPacketDER(f *testing.F) {
 	}
 	p := &Packet{Timestamp: -1, Counter: 1 << 62}
 	rand.Read(p.Chunk[:])
-	der, _ := p.MarshalDER()
+	der, _ := p.marshalDER()
 	f.Add(der)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := ParsePacketDER(data)
+		p, err := parsePacketDER(data)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrChunkSize) {
 				t.Fatalf("error is neither ErrMalformed nor ErrChunkSize: %v", err)
 			}
 			return
 		}
-		again, err := p.MarshalDER()
+		again, err := p.marshalDER()
 		if err != nil || !bytes.Equal(again, data) {
 			t.Fatalf("PacketDER does not re-encode to its input (%v)", err)
 		}

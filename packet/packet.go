@@ -27,15 +27,15 @@ type wireSigned struct {
 	Signature []byte
 }
 
-// MarshalDER returns PacketDER, byte for byte what the original writes.
-func (p *Packet) MarshalDER() ([]byte, error) {
+// marshalDER returns PacketDER, byte for byte what the original writes.
+func (p *Packet) marshalDER() ([]byte, error) {
 	return asn1.Marshal(wirePacket{p.Timestamp, p.Counter, p.Chunk[:]})
 }
 
-// ParsePacketDER parses PacketDER. It accepts only the exact encoding
-// MarshalDER produces: trailing bytes, non-canonical DER and a chunk of any
+// parsePacketDER parses PacketDER. It accepts only the exact encoding
+// marshalDER produces: trailing bytes, non-canonical DER and a chunk of any
 // length but ChunkSize are errors.
-func ParsePacketDER(der []byte) (*Packet, error) {
+func parsePacketDER(der []byte) (*Packet, error) {
 	var w wirePacket
 	if err := unmarshalExact(der, &w); err != nil {
 		return nil, fmt.Errorf("%w: PacketDER: %v", ErrMalformed, err)

@@ -47,7 +47,7 @@ func testSink(t testing.TB) *Recipient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRecipient(priv)
+	r, err := NewRecipient(priv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestProtocol1IsOriginal(t *testing.T) {
 	k := testKey(t, 2048)
 	sink := testSink(t)
 	p := testPacket(t, 7)
-	signed, err := Sign(rand.Reader, p, Protocol1, k, sink.Public())
+	signed, err := sign(rand.Reader, p, Protocol1, k, sink.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestProtocol1IsOriginal(t *testing.T) {
 	if rest, err := asn1.Unmarshal(signed, &w); err != nil || len(rest) != 0 {
 		t.Fatalf("SignedDER: %v, %d trailing", err, len(rest))
 	}
-	der, _ := p.MarshalDER()
+	der, _ := p.marshalDER()
 	if !bytes.Equal(w.Message, der) {
 		t.Fatal("message is not PacketDER")
 	}
@@ -133,7 +133,7 @@ func TestProtocol2IsNotProtocol1(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A verifier speaking only protocol 1 (the original sink) must refuse v2.
-	signed, err := sink.OpenBox(payload)
+	signed, err := sink.openBox(payload)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,18 +168,18 @@ func TestForwardingAttack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.Open(payload, signers); err != nil {
+			if _, err := openWith(a, payload, signers); err != nil {
 				t.Fatalf("A cannot open its own packet: %v", err)
 			}
-			signed, err := a.OpenBox(payload)
+			signed, err := a.openBox(payload)
 			if err != nil {
 				t.Fatal(err)
 			}
-			forwarded, err := SealBox(rand.Reader, signed, b.Public())
+			forwarded, err := sealBox(rand.Reader, signed, b.Public())
 			if err != nil {
 				t.Fatal(err)
 			}
-			op, err := b.Open(forwarded, signers)
+			op, err := openWith(b, forwarded, signers)
 			if tc.wantErr == nil {
 				if err != nil || op.Protocol != Protocol1 {
 					t.Fatalf("protocol 1 forward: %v (the attack should succeed)", err)
@@ -201,11 +201,11 @@ func TestSeveralSigners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	op, err := sink.Open(payload, signers)
+	op, err := openWith(sink, payload, signers)
 	if err != nil || op.Signer != 1 {
 		t.Fatalf("op %+v err %v, want signer 1", op, err)
 	}
-	if _, err := sink.Open(payload, signers[:1]); !errors.Is(err, ErrSignature) {
+	if _, err := openWith(sink, payload, signers[:1]); !errors.Is(err, ErrSignature) {
 		t.Fatalf("unknown signer: %v", err)
 	}
 }
@@ -213,12 +213,12 @@ func TestSeveralSigners(t *testing.T) {
 func TestSignRefusesWeakKeysAndUnknownProtocols(t *testing.T) {
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err == nil {
-		_, err = Sign(rand.Reader, testPacket(t, 1), Protocol2, small, testSink(t).Public())
+		_, err = sign(rand.Reader, testPacket(t, 1), Protocol2, small, testSink(t).Public())
 		if err == nil || !strings.Contains(err.Error(), "1024 bits") {
 			t.Errorf("1024-bit signer: %v", err)
 		}
 	}
-	if _, err := Sign(rand.Reader, testPacket(t, 1), Protocol(3), testKey(t, 2048), testSink(t).Public()); err == nil {
+	if _, err := sign(rand.Reader, testPacket(t, 1), Protocol(3), testKey(t, 2048), testSink(t).Public()); err == nil {
 		t.Error("protocol 3 signed")
 	}
 }
@@ -233,7 +233,7 @@ func TestLowOrderEphemeralRejected(t *testing.T) {
 	for _, u := range []byte{0, 1} {
 		clear(payload[:KeySize])
 		payload[0] = u
-		if _, err := sink.OpenBox(payload); !errors.Is(err, ErrDecrypt) || !errors.Is(err, errLowOrder) {
+		if _, err := sink.openBox(payload); !errors.Is(err, ErrDecrypt) || !errors.Is(err, errLowOrder) {
 			t.Fatalf("u=%d: err = %v, want ErrDecrypt for a low-order key", u, err)
 		}
 	}
@@ -246,13 +246,13 @@ func TestOpenBoxAgreesWithNaCl(t *testing.T) {
 	var priv [KeySize]byte
 	for i := range 200 {
 		rand.Read(priv[:])
-		sink, err := NewRecipient(&priv)
+		sink, err := NewRecipient(&priv, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		msg := make([]byte, i)
 		rand.Read(msg)
-		payload, err := SealBox(rand.Reader, msg, sink.Public())
+		payload, err := sealBox(rand.Reader, msg, sink.Public())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +267,7 @@ func TestOpenBoxAgreesWithNaCl(t *testing.T) {
 		copy(eph[:], payload)
 		copy(nonce[:], payload[KeySize:])
 		want, wantOK := box.Open(nil, payload[KeySize+NonceSize:], &nonce, &eph, &priv)
-		got, err := sink.OpenBox(payload)
+		got, err := sink.openBox(payload)
 		if (err == nil) != wantOK || !bytes.Equal(got, want) {
 			t.Fatalf("case %d: OpenBox = %x, %v; nacl/box.Open = %x, %v", i, got, err, want, wantOK)
 		}
@@ -286,57 +286,10 @@ func TestSealBoxRefusesLowOrderSink(t *testing.T) {
 	for _, u := range []byte{0, 1} {
 		var sink [KeySize]byte
 		sink[0] = u
-		if _, err := SealBox(rand.Reader, []byte("x"), &sink); err == nil || !errors.Is(err, errLowOrder) {
+		if _, err := sealBox(rand.Reader, []byte("x"), &sink); err == nil || !errors.Is(err, errLowOrder) {
 			t.Fatalf("u=%d: err = %v, want the low-order refusal", u, err)
 		}
 	}
-}
-
-// A Sealer is made before its message exists and seals exactly once: the
-// box opens with nacl/box, the key is gone afterwards, and a second Seal,
-// or a Seal after Erase, panics instead of reusing the nonce.
-func TestSealerSealsOnce(t *testing.T) {
-	var priv [KeySize]byte
-	rand.Read(priv[:])
-	sink, err := NewRecipient(&priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewSealer(rand.Reader, sink.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := []byte("signed packet")
-	payload := s.Seal(msg)
-	var eph [KeySize]byte
-	var nonce [NonceSize]byte
-	copy(eph[:], payload)
-	copy(nonce[:], payload[KeySize:])
-	if got, ok := box.Open(nil, payload[KeySize+NonceSize:], &nonce, &eph, &priv); !ok || !bytes.Equal(got, msg) {
-		t.Fatalf("nacl/box.Open = %q, %v", got, ok)
-	}
-	if s.key != [KeySize]byte{} {
-		t.Error("box key left in memory after sealing")
-	}
-	mustPanic := func(what string, f func()) {
-		t.Helper()
-		defer func() {
-			if recover() == nil {
-				t.Errorf("%s did not panic", what)
-			}
-		}()
-		f()
-	}
-	mustPanic("a second Seal", func() { s.Seal(msg) })
-	unused, err := NewSealer(rand.Reader, sink.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	unused.Erase()
-	if unused.key != [KeySize]byte{} {
-		t.Error("Erase left the box key")
-	}
-	mustPanic("Seal after Erase", func() { unused.Seal(msg) })
 }
 
 func TestFrameBoundaries(t *testing.T) {
@@ -424,13 +377,13 @@ func TestChunkSizes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, perr := ParsePacketDER(der)
+			_, perr := parsePacketDER(der)
 			signed := signRaw(t, k, sink, der)
-			payload, err := SealBox(rand.Reader, signed, sink.Public())
+			payload, err := sealBox(rand.Reader, signed, sink.Public())
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, oerr := sink.Open(payload, []Signer{{Key: &k.PublicKey}})
+			_, oerr := openWith(sink, payload, []Signer{{Key: &k.PublicKey}})
 			for _, err := range []error{perr, oerr} {
 				if size == ChunkSize {
 					if err != nil {
@@ -462,7 +415,7 @@ func signRaw(t testing.TB, k *rsa.PrivateKey, sink *Recipient, msg []byte) []byt
 func TestMalformed(t *testing.T) {
 	k := testKey(t, 2048)
 	sink := testSink(t)
-	good, _ := testPacket(t, 1).MarshalDER()
+	good, _ := testPacket(t, 1).marshalDER()
 	trailing := append(append([]byte(nil), good...), 0)
 	// Long-form length where short form fits: BER, not DER.
 	nonMinimal := append([]byte{0x30, 0x83, 0x00}, good[2:]...)
@@ -482,14 +435,14 @@ func TestMalformed(t *testing.T) {
 		{"truncated", good[:len(good)-1], ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := ParsePacketDER(tc.msg); !errors.Is(err, tc.want) {
-				t.Fatalf("ParsePacketDER: %v, want %v", err, tc.want)
+			if _, err := parsePacketDER(tc.msg); !errors.Is(err, tc.want) {
+				t.Fatalf("parsePacketDER: %v, want %v", err, tc.want)
 			}
-			payload, err := SealBox(rand.Reader, signRaw(t, k, sink, tc.msg), sink.Public())
+			payload, err := sealBox(rand.Reader, signRaw(t, k, sink, tc.msg), sink.Public())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := sink.Open(payload, []Signer{{Key: &k.PublicKey}}); !errors.Is(err, tc.want) {
+			if _, err := openWith(sink, payload, []Signer{{Key: &k.PublicKey}}); !errors.Is(err, tc.want) {
 				t.Fatalf("Open: %v, want %v", err, tc.want)
 			}
 		})
@@ -507,11 +460,11 @@ func TestMalformed(t *testing.T) {
 		{"zero signature", mustSigned(t, good, make([]byte, 256)), ErrSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			payload, err := SealBox(rand.Reader, tc.signed, sink.Public())
+			payload, err := sealBox(rand.Reader, tc.signed, sink.Public())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := sink.Open(payload, []Signer{{Key: &k.PublicKey, Legacy: true}}); !errors.Is(err, tc.want) {
+			if _, err := openWith(sink, payload, []Signer{{Key: &k.PublicKey, Legacy: true}}); !errors.Is(err, tc.want) {
 				t.Fatalf("Open: %v, want %v", err, tc.want)
 			}
 		})
@@ -545,17 +498,17 @@ func TestCheck(t *testing.T) {
 		{1<<63 - 1, 1, 0, 120, ErrDrift},
 		{1700000000, 1<<63 - 1, 1<<63 - 2, 0, nil},
 	} {
-		err := Check(&Packet{Timestamp: tc.ts, Counter: tc.counter}, now, tc.drift, tc.stored)
+		err := check(&Packet{Timestamp: tc.ts, Counter: tc.counter}, now, tc.drift, tc.stored)
 		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
-			t.Errorf("Check(ts %d, counter %d, stored %d, drift %d) = %v, want %v", tc.ts, tc.counter, tc.stored, tc.drift, err, tc.want)
+			t.Errorf("check(ts %d, counter %d, stored %d, drift %d) = %v, want %v", tc.ts, tc.counter, tc.stored, tc.drift, err, tc.want)
 		}
 	}
 	// The replies carry the values the protocol promises.
-	s, v := ReplyFor(Check(&Packet{Timestamp: 1700000000, Counter: 3}, now, 0, 9))
+	s, v := ReplyFor(check(&Packet{Timestamp: 1700000000, Counter: 3}, now, 0, 9))
 	if s != StatusCounter || v != 9 {
 		t.Errorf("counter reply %v %d", s, v)
 	}
-	s, v = ReplyFor(Check(&Packet{Timestamp: 1, Counter: 30}, now, 0, 9))
+	s, v = ReplyFor(check(&Packet{Timestamp: 1, Counter: 30}, now, 0, 9))
 	if s != StatusDrift || v != 1700000000 {
 		t.Errorf("drift reply %v %d", s, v)
 	}
@@ -594,11 +547,72 @@ func TestStatusReplies(t *testing.T) {
 		fmt.Errorf("wrapped: %w", ErrDrift): StatusDrift, ErrCounter: StatusCounter,
 		errors.New("disk full"): StatusUnavailable, nil: StatusAccepted,
 	} {
-		if got := StatusOf(err); got != want {
-			t.Errorf("StatusOf(%v) = %v, want %v", err, got, want)
+		if got := statusOf(err); got != want {
+			t.Errorf("statusOf(%v) = %v, want %v", err, got, want)
 		}
 	}
 	if Reason(fmt.Errorf("x: %w", ErrChunkSize)) != "chunk-size" || Reason(errors.New("x")) != "other" {
 		t.Error("Reason")
+	}
+}
+
+// TPM 2.0 chips sign PSS with the largest salt their key allows; a protocol
+// 2 packet signed that way must verify (PROTOCOL.md: any salt length).
+func TestProtocol2AnySaltLength(t *testing.T) {
+	k := testKey(t, 2048)
+	sink := testSink(t)
+	p := testPacket(t, 5)
+	der, err := p.marshalDER()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, salt := range []int{rsa.PSSSaltLengthAuto, rsa.PSSSaltLengthEqualsHash, 0, 64} {
+		sig, err := rsa.SignPSS(rand.Reader, k, crypto.SHA256, digestV2(sink.Public(), der), &rsa.PSSOptions{SaltLength: salt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := marshalSigned(der, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := sealBox(rand.Reader, signed, sink.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err := openWith(sink, payload, []Signer{{Key: &k.PublicKey}})
+		if err != nil || op.Protocol != Protocol2 || op.Packet.Counter != 5 {
+			t.Fatalf("salt %d: %+v, %v; want a protocol 2 packet", salt, op, err)
+		}
+	}
+}
+
+// A protocol 1 packet from a signer not marked Legacy is refused with a
+// LegacyError naming the signer. The hint costs one verification: it tries
+// the first non-legacy signer whose key size matches the signature only.
+func TestLegacyHint(t *testing.T) {
+	k1, k2 := testKey(t, 2048), testKey(t, 3072)
+	k3, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := testSink(t)
+	payload, err := Seal(rand.Reader, testPacket(t, 2), Protocol1, k2, sink.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = openWith(sink, payload, []Signer{{Key: &k1.PublicKey}, {Key: &k2.PublicKey}})
+	var le *LegacyError
+	if !errors.As(err, &le) || le.Signer != 1 || !errors.Is(err, ErrSignature) {
+		t.Fatalf("err = %v, want a LegacyError for signer 1 wrapping ErrSignature", err)
+	}
+	// The second signer of the same size is not tried for the hint.
+	_, err = openWith(sink, payload, []Signer{{Key: &k3.PublicKey}, {Key: &k2.PublicKey}})
+	if !errors.Is(err, ErrSignature) || errors.As(err, &le) {
+		t.Fatalf("err = %v, want a plain ErrSignature", err)
+	}
+	// Marked Legacy, the same packet opens.
+	op, err := openWith(sink, payload, []Signer{{Key: &k1.PublicKey}, {Key: &k2.PublicKey, Legacy: true}})
+	if err != nil || op.Signer != 1 || op.Protocol != Protocol1 {
+		t.Fatalf("legacy signer: %+v, %v", op, err)
 	}
 }

@@ -1,106 +1,64 @@
 package packet
 
 import (
-	"crypto/ecdh"
-	"crypto/rsa"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
 
+	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/box"
 	//lint:ignore SA1019 NaCl box derives its key with HSalsa20; box.Precompute calls this same function (see RATIONALE.md).
 	"golang.org/x/crypto/salsa20/salsa"
 )
 
-// Seal signs p under protocol proto and seals it to the sink's Curve25519
-// public key with a fresh ephemeral key pair and a random nonce, returning
-// the frame payload (without the length prefix; see WriteFrame).
-func Seal(rand io.Reader, p *Packet, proto Protocol, key *rsa.PrivateKey, sinkPublic *[KeySize]byte) ([]byte, error) {
-	signed, err := Sign(rand, p, proto, key, sinkPublic)
+// Seal signs p under protocol proto with signer and seals it to the sink's
+// Curve25519 public key with a fresh ephemeral key pair and a random
+// nonce, returning the frame payload (without the length prefix; see
+// WriteFrame). signer is an RSA key: an *rsa.PrivateKey, or a key held in a
+// TPM. A low-order sink key, whose shared secret anyone knows, is refused.
+func Seal(rand io.Reader, p *Packet, proto Protocol, signer crypto.Signer, sinkPublic *[KeySize]byte) ([]byte, error) {
+	signed, err := sign(rand, p, proto, signer, sinkPublic)
 	if err != nil {
 		return nil, err
 	}
-	return SealBox(rand, signed, sinkPublic)
+	return sealBox(rand, signed, sinkPublic)
 }
 
-// SealBox seals msg to sinkPublic: ephemeral-public || nonce || box.
-// A low-order sink key, whose shared secret anyone knows, is refused.
-func SealBox(rand io.Reader, msg []byte, sinkPublic *[KeySize]byte) ([]byte, error) {
-	s, err := NewSealer(rand, sinkPublic)
-	if err != nil {
-		return nil, err
-	}
-	return s.Seal(msg), nil
-}
-
-// A Sealer seals one message to one sink. Everything sealing costs but the
-// box itself (an ephemeral key pair and the box key: two X25519
-// multiplications, ~0.1 ms here) needs no message, so a source makes its
-// Sealer while the packet is being signed, on another core.
-type Sealer struct {
-	header [KeySize + NonceSize]byte // ephemeral public key || nonce
-	key    [KeySize]byte
-	used   bool
-}
-
-// NewSealer makes a fresh ephemeral key pair, the box key it shares with
-// sinkPublic and a random nonce. A low-order sink key, whose shared secret
-// anyone knows, is refused.
-func NewSealer(rand io.Reader, sinkPublic *[KeySize]byte) (*Sealer, error) {
-	var seed [KeySize]byte
-	if _, err := io.ReadFull(rand, seed[:]); err != nil {
+// sealBox seals msg to sinkPublic: ephemeral-public || nonce || box.
+func sealBox(rand io.Reader, msg []byte, sinkPublic *[KeySize]byte) ([]byte, error) {
+	var eph [KeySize]byte
+	if _, err := io.ReadFull(rand, eph[:]); err != nil {
 		return nil, fmt.Errorf("packet: generating ephemeral key: %w", err)
 	}
-	eph, err := ecdh.X25519().NewPrivateKey(seed[:])
-	clear(seed[:])
+	defer clear(eph[:])
+	ephPublic, err := curve25519.X25519(eph[:], curve25519.Basepoint)
 	if err != nil {
 		return nil, fmt.Errorf("packet: generating ephemeral key: %w", err)
 	}
-	sink, err := ecdh.X25519().NewPublicKey(sinkPublic[:])
+	key, err := boxKey(&eph, sinkPublic)
 	if err != nil {
 		return nil, fmt.Errorf("packet: sink public key: %w", err)
 	}
-	s := &Sealer{}
-	if s.key, err = boxKey(eph, sink); err != nil {
-		return nil, fmt.Errorf("packet: sink public key: %w", err)
-	}
-	copy(s.header[:], eph.PublicKey().Bytes())
-	if _, err := io.ReadFull(rand, s.header[KeySize:]); err != nil {
-		s.Erase()
+	defer clear(key[:])
+	out := make([]byte, KeySize+NonceSize, Overhead+len(msg))
+	copy(out, ephPublic)
+	if _, err := io.ReadFull(rand, out[KeySize:]); err != nil {
 		return nil, fmt.Errorf("packet: generating nonce: %w", err)
 	}
-	return s, nil
+	nonce := (*[NonceSize]byte)(out[KeySize:])
+	return box.SealAfterPrecomputation(out, msg, nonce, &key), nil
 }
 
-// Seal returns ephemeral-public || nonce || box of msg and erases the box
-// key. A Sealer seals once: its nonce must never box a second message
-// under its key, and a second call panics.
-func (s *Sealer) Seal(msg []byte) []byte {
-	if s.used {
-		panic("packet: Sealer used twice")
-	}
-	defer s.Erase()
-	out := make([]byte, len(s.header), Overhead+len(msg))
-	copy(out, s.header[:])
-	nonce := (*[NonceSize]byte)(s.header[KeySize:])
-	return box.SealAfterPrecomputation(out, msg, nonce, &s.key)
-}
+var errLowOrder = errors.New("low-order public key")
 
-// Erase erases the box key of a Sealer that will not seal; it cannot seal
-// afterwards.
-func (s *Sealer) Erase() {
-	clear(s.key[:])
-	s.used = true
-}
-
-// boxKey is NaCl box's shared key (box.Precompute): HSalsa20 of the X25519
-// secret. box.Precompute goes through curve25519.ScalarMult, which derives
-// the private key's public half again on every call, a second scalar
-// multiplication per packet; here each key is parsed once by the caller.
+// boxKey is NaCl box's shared key, what box.Precompute computes: HSalsa20
+// of the X25519 secret. box.Precompute derives the private key's public
+// half again on every call, a second scalar multiplication; this does one.
 // A low-order public key, whose secret is all zeros and known to anyone,
-// is refused (the check wireguard-go makes on the X25519 result).
-func boxKey(private *ecdh.PrivateKey, public *ecdh.PublicKey) (key [KeySize]byte, err error) {
-	shared, err := private.ECDH(public)
+// is refused (curve25519.X25519 checks, as wireguard-go does).
+func boxKey(private, public *[KeySize]byte) (key [KeySize]byte, err error) {
+	shared, err := curve25519.X25519(private[:], public[:])
 	if err != nil {
 		return key, errLowOrder
 	}
@@ -113,20 +71,28 @@ func boxKey(private *ecdh.PrivateKey, public *ecdh.PublicKey) (key [KeySize]byte
 	return key, nil
 }
 
-// Recipient is a sink's Curve25519 key pair, ready to open boxes.
+// Recipient is a sink's Curve25519 key pair and the signers it accepts
+// packets from, ready to open frames.
 type Recipient struct {
-	private *ecdh.PrivateKey
+	private [KeySize]byte
 	public  [KeySize]byte
+	signers []Signer
 }
 
-// NewRecipient derives the public key of private.
-func NewRecipient(private *[KeySize]byte) (*Recipient, error) {
-	k, err := ecdh.X25519().NewPrivateKey(private[:])
+// NewRecipient returns a Recipient for the sink's private key that accepts
+// packets from signers. The slice is kept: Opened.Signer indexes it.
+func NewRecipient(private *[KeySize]byte, signers []Signer) (*Recipient, error) {
+	pub, err := curve25519.X25519(private[:], curve25519.Basepoint)
 	if err != nil {
 		return nil, fmt.Errorf("packet: sink private key: %w", err)
 	}
-	r := &Recipient{private: k}
-	copy(r.public[:], k.PublicKey().Bytes())
+	for i, s := range signers {
+		if s.Key == nil {
+			return nil, fmt.Errorf("packet: signer %d has no key", i)
+		}
+	}
+	r := &Recipient{private: *private, signers: signers}
+	copy(r.public[:], pub)
 	return r, nil
 }
 
@@ -136,38 +102,33 @@ func (r *Recipient) Public() *[KeySize]byte {
 	return &pub
 }
 
-var errLowOrder = errors.New("low-order ephemeral key")
+// Open opens a frame payload sealed to r and verifies its signature (see
+// Recipient for the order). It does not check drift or counter: those
+// need the sink's clock and state (CheckDrift, CheckCounter).
+func (r *Recipient) Open(payload []byte) (*Opened, error) {
+	signed, err := r.openBox(payload)
+	if err != nil {
+		return nil, err
+	}
+	return verify(signed, &r.public, r.signers)
+}
 
-// OpenBox opens a frame payload sealed to r and returns SignedDER. A
+// openBox opens a frame payload sealed to r and returns SignedDER. A
 // low-order ephemeral key is refused: box.Open would accept it.
-func (r *Recipient) OpenBox(payload []byte) ([]byte, error) {
+func (r *Recipient) openBox(payload []byte) ([]byte, error) {
 	if len(payload) < Overhead {
 		return nil, fmt.Errorf("%w: payload is %d bytes, want at least %d", ErrFrameSize, len(payload), Overhead)
 	}
-	eph, err := ecdh.X25519().NewPublicKey(payload[:KeySize])
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
-	}
-	key, err := boxKey(r.private, eph)
+	eph := (*[KeySize]byte)(payload[:KeySize])
+	key, err := boxKey(&r.private, eph)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDecrypt, err)
 	}
-	var nonce [NonceSize]byte
-	copy(nonce[:], payload[KeySize:])
-	msg, ok := box.OpenAfterPrecomputation(nil, payload[KeySize+NonceSize:], &nonce, &key)
+	nonce := (*[NonceSize]byte)(payload[KeySize : KeySize+NonceSize])
+	msg, ok := box.OpenAfterPrecomputation(nil, payload[KeySize+NonceSize:], nonce, &key)
 	clear(key[:])
 	if !ok {
 		return nil, ErrDecrypt
 	}
 	return msg, nil
-}
-
-// Open opens a frame payload sealed to r and verifies it against signers
-// (see Verify). It does not apply Check: drift and counter are the sink's.
-func (r *Recipient) Open(payload []byte, signers []Signer) (*Opened, error) {
-	signed, err := r.OpenBox(payload)
-	if err != nil {
-		return nil, err
-	}
-	return Verify(signed, &r.public, signers)
 }

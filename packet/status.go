@@ -44,9 +44,9 @@ func (s Status) String() string {
 // HasValue reports whether s is followed by a big-endian int64.
 func (s Status) HasValue() bool { return s == StatusCounter || s == StatusDrift }
 
-// StatusOf maps an error from Open, ReadFrame or Check to the reply a sink
+// statusOf maps an error from Open, ReadFrame or Check to the reply a sink
 // sends for it; errors wrapping no sentinel map to StatusUnavailable.
-func StatusOf(err error) Status {
+func statusOf(err error) Status {
 	if err == nil {
 		return StatusAccepted
 	}
@@ -69,7 +69,7 @@ func ReplyFor(err error) (Status, int64) {
 	if errors.As(err, &de) {
 		return StatusDrift, de.Now
 	}
-	return StatusOf(err), 0
+	return statusOf(err), 0
 }
 
 // WriteStatus writes a status reply: one byte, then value as a big-endian

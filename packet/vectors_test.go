@@ -40,7 +40,7 @@ func vectorSink(t testing.TB) (*Recipient, *rsa.PrivateKey) {
 	t.Helper()
 	var priv [KeySize]byte
 	copy(priv[:], vectors.Read(t, "sink.key"))
-	r, err := NewRecipient(&priv)
+	r, err := NewRecipient(&priv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,17 +97,17 @@ func TestOriginalVectors(t *testing.T) {
 			}
 			// The original's acceptance rules, with an injected clock.
 			now := time.Unix(v.Timestamp, 0)
-			if err := Check(op.Packet, now.Add(120*time.Second), 120, v.Counter-1); err != nil {
+			if err := check(op.Packet, now.Add(120*time.Second), 120, v.Counter-1); err != nil {
 				t.Errorf("Check at the drift edge: %v", err)
 			}
-			if err := Check(op.Packet, now.Add(121*time.Second), 120, v.Counter-1); !errors.Is(err, ErrDrift) {
+			if err := check(op.Packet, now.Add(121*time.Second), 120, v.Counter-1); !errors.Is(err, ErrDrift) {
 				t.Errorf("Check past the drift: %v, want ErrDrift", err)
 			}
-			if err := Check(op.Packet, now, 120, v.Counter); !errors.Is(err, ErrCounter) {
+			if err := check(op.Packet, now, 120, v.Counter); !errors.Is(err, ErrCounter) {
 				t.Errorf("Check replay: %v, want ErrCounter", err)
 			}
 			// Re-encoding the packet gives the original's bytes.
-			signed, err := r.OpenBox(frame[HeaderSize:])
+			signed, err := r.openBox(frame[HeaderSize:])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,9 +115,9 @@ func TestOriginalVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := op.Packet.MarshalDER()
+			again, err := op.Packet.marshalDER()
 			if err != nil || !bytes.Equal(again, der) {
-				t.Errorf("MarshalDER does not reproduce the original's PacketDER (err %v)", err)
+				t.Errorf("marshalDER does not reproduce the original's PacketDER (err %v)", err)
 			}
 		})
 	}
@@ -138,5 +138,5 @@ func openFrame(frame []byte, r *Recipient, signers []Signer) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.Open(payload, signers)
+	return openWith(r, payload, signers)
 }

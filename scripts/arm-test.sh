@@ -15,11 +15,7 @@ arm=$bin/linux-armv7
 # need CMD PKG: install Debian package PKG when CMD is missing (as root).
 need() {
 	command -v "$1" >/dev/null && return 0
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2") >/dev/null
-	else
-		return 1
-	fi
+	"$repo/scripts/apt-install.sh" "$2"
 }
 need qemu-arm-static qemu-user-static || { echo "arm-test: qemu-user-static is missing (install it, or run as root)" >&2; exit 1; }
 qemu=qemu-arm-static

@@ -44,7 +44,7 @@ debversion() {
 	printf '%s\n' "$v" | tr -c 'A-Za-z0-9.+~\n' '.'
 }
 export DEB_VERSION=${DEB_VERSION:-$(debversion "$version")}
-export DEB_MAINTAINER=${DEB_MAINTAINER:-entropyshare developers}
+export DEB_MAINTAINER=${DEB_MAINTAINER:-entropyshare maintainers <entropyshare@users.noreply.github.com>}
 
 files=()
 : >dist/build/debs

@@ -7,7 +7,7 @@
 #   completions/{bash,zsh,fish}/
 #   systemd/                 units (ExecStart in /usr/local/bin), sysusers.d/, tmpfiles.d/
 #   examples/                sink.example.json, targets.example.json
-#   README.md, LICENSE (if there is one)
+#   README.md, LICENSE
 #
 #   scripts/dist.sh VERSION ARCH...
 #
@@ -52,7 +52,7 @@ for arch in "$@"; do
 	cp -R dist/sysusers.d dist/tmpfiles.d "$stage/"
 	install -m 0644 sink.example.json targets.example.json "$stage/examples/"
 	install -m 0644 README.md "$stage/"
-	if [ -f LICENSE ]; then install -m 0644 LICENSE "$stage/"; fi
+	install -m 0644 LICENSE "$stage/"
 	chmod -R u=rwX,go=rX "$stage"
 	chmod 0755 "$stage"/bin/*
 	tar --sort=name --format=gnu --owner=0 --group=0 --numeric-owner \

@@ -10,17 +10,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-missing=""
-command -v ip >/dev/null 2>&1 && command -v tc >/dev/null 2>&1 || missing="$missing iproute2"
-command -v nft >/dev/null 2>&1 || missing="$missing nftables"
-if [ -n "$missing" ]; then
-	if ! command -v apt-get >/dev/null; then
-		echo "e2e: missing:$missing (no apt-get here: install them)" >&2
-		exit 1
-	fi
-	echo "e2e: installing:$missing"
-	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) >/dev/null
-fi
+scripts/apt-install.sh iproute2 nftables
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -77,7 +77,7 @@ done
 install -m 0644 dist/sysusers.d/entropyshare.conf "$d$SYSUSERSDIR/entropyshare.conf"
 install -m 0644 dist/tmpfiles.d/entropyshare.conf "$d$TMPFILESDIR/entropyshare.conf"
 install -m 0644 README.md "$d$DOCDIR/README.md"
-if [ -f LICENSE ]; then install -m 0644 LICENSE "$d$DOCDIR/LICENSE"; fi
+install -m 0644 LICENSE "$d$DOCDIR/LICENSE"
 
 for f in sink.example.json targets.example.json; do
 	if [ -e "$d$CONFDIR/$f" ]; then

@@ -49,13 +49,14 @@ for arch in armv7 arm64 amd64; do
 		tmpfiles.d/entropyshare.conf examples/sink.example.json examples/targets.example.json README.md; do
 		grep -qx "$top/$f" "$work/list" || fail "$tgz lacks $top/$f"
 	done
-	if [ -f LICENSE ]; then grep -qx "$top/LICENSE" "$work/list" || fail "$tgz lacks LICENSE"; fi
+	grep -qx "$top/LICENSE" "$work/list" || fail "$tgz lacks LICENSE"
 	tar -xzf "$tgz" -C "$work" "$top/bin/entropy-sink"
 	[ "$(elf_machine "$work/$top/bin/entropy-sink")" = "$(want_machine "$arch")" ] || fail "$tgz: entropy-sink is not a $arch binary"
 	ok
 done
 while read -r debarch deb; do
 	[ "$(dpkg-deb -f "dist/$deb" Architecture)" = "$debarch" ] || fail "$deb: Architecture is not $debarch"
+	case "$(dpkg-deb -f "dist/$deb" Maintainer)" in *'<'*@*'>') ;; *) fail "$deb: Maintainer has no address";; esac
 	grep -q " $deb\$" dist/SHA256SUMS || fail "SHA256SUMS lacks $deb"
 	dpkg-deb --fsys-tarfile "dist/$deb" | tar -xOf - ./usr/bin/entropy-sink >"$work/bin.$debarch"
 	[ "$(elf_machine "$work/bin.$debarch")" = "$(want_machine "$debarch")" ] || fail "$deb: entropy-sink is not a $debarch binary"
@@ -74,7 +75,7 @@ check_tree() {
 	for n in "${names[@]}"; do
 		[ -f "$root$bindir/$n" ] && [ -x "$root$bindir/$n" ] || fail "$root$bindir/$n is missing or not executable"
 		out=$("$root$bindir/$n" --version) || fail "$n --version failed"
-		[ "$out" = "$n version $version" ] || fail "$n --version says \"$out\", want \"$n version $version\""
+		case "$out" in "$n ${version#v} (go"*", linux/amd64)") ;; *) fail "$n --version says \"$out\", want \"$n ${version#v} (go..., linux/amd64)\"";; esac
 		zcat "$root/usr/share/man/man1/$n.1.gz" | grep -q "^\.TH \"${n^^}\" \"1\"" || fail "no man page $n(1)"
 		grep -q "__start_$n" "$root/usr/share/bash-completion/completions/$n" || fail "no bash completion for $n"
 		bash -c 'source "$1" && complete -p "$2"' _ "$root/usr/share/bash-completion/completions/$n" "$n" >/dev/null ||
@@ -113,6 +114,7 @@ check_tree() {
 	[ -f "$root/usr/lib/sysusers.d/entropyshare.conf" ] || fail "no sysusers.d/entropyshare.conf"
 	[ -f "$root/usr/lib/tmpfiles.d/entropyshare.conf" ] || fail "no tmpfiles.d/entropyshare.conf"
 	cmp -s README.md "$root/usr/share/doc/entropyshare/README.md" || fail "no README in /usr/share/doc/entropyshare"
+	cmp -s LICENSE "$root/usr/share/doc/entropyshare/LICENSE" || fail "no LICENSE in /usr/share/doc/entropyshare"
 	cmp -s sink.example.json "$root/etc/entropyshare/sink.example.json" || fail "no /etc/entropyshare/sink.example.json"
 	cmp -s targets.example.json "$root/etc/entropyshare/targets.example.json" || fail "no /etc/entropyshare/targets.example.json"
 	ok

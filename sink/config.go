@@ -299,7 +299,7 @@ func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
 // compiled is a configuration checked and ready to serve.
 type compiled struct {
 	recipient   *packet.Recipient
-	signers     []packet.Signer // the order packet.Verify reports indexes in
+	signers     []packet.Signer // the order the recipient reports indexes in
 	names       []string        // names[i] names signers[i]
 	primary     bool            // signers[0] is Config.Signer; Signers follow
 	counters    []int64         // stored counters, by signer index
@@ -331,17 +331,6 @@ func (c *Config) compile() (*compiled, error) {
 	if len(c.Private) != packet.KeySize {
 		return nil, fieldErr("Private", "key is %d bytes, want %d", len(c.Private), packet.KeySize)
 	}
-	var priv [packet.KeySize]byte
-	copy(priv[:], c.Private)
-	r, err := packet.NewRecipient(&priv)
-	clear(priv[:])
-	if err != nil {
-		return nil, &ConfigError{Field: "Private", Err: err}
-	}
-	if *r.Public() == examplePublic {
-		return nil, &ConfigError{Field: "Private", Err: ErrExampleKey}
-	}
-	k.recipient = r
 	if c.Drift < 0 {
 		return nil, fieldErr("Drift", "%d is negative", c.Drift)
 	}
@@ -385,6 +374,17 @@ func (c *Config) compile() (*compiled, error) {
 			return nil, err
 		}
 	}
+	var priv [packet.KeySize]byte
+	copy(priv[:], c.Private)
+	r, err := packet.NewRecipient(&priv, k.signers)
+	clear(priv[:])
+	if err != nil {
+		return nil, &ConfigError{Field: "Private", Err: err}
+	}
+	if *r.Public() == examplePublic {
+		return nil, &ConfigError{Field: "Private", Err: ErrExampleKey}
+	}
+	k.recipient = r
 
 	k.credit = DefaultCredit
 	if c.Credit != nil {

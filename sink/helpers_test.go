@@ -19,6 +19,7 @@ import (
 
 	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
+	"golang.org/x/crypto/nacl/box"
 )
 
 // epoch is the timestamp of the original's first valid frame; tests run
@@ -121,11 +122,7 @@ func frame(t testing.TB, key *rsa.PrivateKey, proto packet.Protocol, to *[packet
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := packet.AppendFrame(nil, payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(payload))), payload...)
 }
 
 // chunkOf opens a frame made by frame (for checking what was fed).
@@ -133,34 +130,45 @@ func chunkOf(t testing.TB, f []byte) []byte {
 	t.Helper()
 	var priv [32]byte
 	copy(priv[:], vectors.Read(t, "sink.key"))
-	r, _ := packet.NewRecipient(&priv)
-	signed, err := r.OpenBox(f[2:])
-	if err != nil {
-		t.Fatal(err)
+	var eph [32]byte
+	var nonce [24]byte
+	copy(eph[:], f[2:])
+	copy(nonce[:], f[2+32:])
+	signed, ok := box.Open(nil, f[2+32+24:], &nonce, &eph, &priv)
+	if !ok {
+		t.Fatal("box does not open")
 	}
 	var w struct{ Message, Signature []byte }
 	if _, err := asn1.Unmarshal(signed, &w); err != nil {
 		t.Fatal(err)
 	}
-	p, err := packet.ParsePacketDER(w.Message)
-	if err != nil {
+	var p struct {
+		Timestamp, Counter int64
+		Chunk              []byte
+	}
+	if _, err := asn1.Unmarshal(w.Message, &p); err != nil {
 		t.Fatal(err)
 	}
-	return p.Chunk[:]
+	return p.Chunk
 }
 
 // unsignedFrame seals a valid packet with an empty signature.
 func unsignedFrame(t testing.TB, to *[packet.KeySize]byte, counter int64, ts time.Time) []byte {
 	t.Helper()
 	p := &packet.Packet{Timestamp: ts.Unix(), Counter: counter}
-	der, _ := p.MarshalDER()
+	der, _ := asn1.Marshal(struct {
+		Timestamp, Counter int64
+		Chunk              []byte
+	}{p.Timestamp, p.Counter, p.Chunk[:]})
 	signed, _ := asn1.Marshal(struct{ Message, Signature []byte }{der, nil})
-	payload, err := packet.SealBox(rand.Reader, signed, to)
+	ephPub, ephPriv, err := box.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := packet.AppendFrame(nil, payload)
-	return f
+	var nonce [24]byte
+	rand.Read(nonce[:])
+	payload := append(append(ephPub[:], nonce[:]...), box.Seal(nil, signed, &nonce, to, ephPriv)...)
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(payload))), payload...)
 }
 
 // recordingPool keeps every chunk fed.

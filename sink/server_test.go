@@ -36,7 +36,7 @@ func TestAcceptAndReject(t *testing.T) {
 
 	var otherSink [32]byte
 	rand.Read(otherSink[:])
-	otherPub, _ := packet.NewRecipient(&otherSink)
+	otherPub, _ := packet.NewRecipient(&otherSink, nil)
 	valid := frame(t, k.signer, packet.Protocol2, k.sinkPublic, 6, now)
 	tampered := bytes.Clone(valid)
 	tampered[len(tampered)-10] ^= 1

@@ -178,7 +178,7 @@ func signAll(b *testing.B, key *rsa.PrivateKey, n, cores int) time.Duration {
 			p := &packet.Packet{Timestamp: time.Now().Unix()}
 			for i := range min(perCore, n-g*perCore) {
 				p.Counter = int64(i + 1)
-				if _, err := packet.Sign(rand.Reader, p, packet.Protocol2, key, &pub); err != nil {
+				if _, err := packet.Seal(rand.Reader, p, packet.Protocol2, key, &pub); err != nil {
 					errs <- err
 					return
 				}

@@ -2,8 +2,8 @@ package source
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,7 +26,7 @@ type Config struct {
 	// Targets is the path of the targets file.
 	Targets string
 	// Signer signs every packet.
-	Signer *rsa.PrivateKey
+	Signer crypto.Signer
 	// Harvest gathers entropy once per run that has something due
 	// (default SystemHarvester).
 	Harvest Harvester

@@ -72,7 +72,7 @@ func (r *run) deliver(ctx context.Context, res *Result) {
 	t := r.target(res.Index)
 	counter := res.Counter
 	for attempt := 0; ; attempt++ {
-		conn := r.dial(ctx, t.Address, (*[packet.KeySize]byte)(&t.Public))
+		conn := r.dial(ctx, t.Address)
 		p := &packet.Packet{Timestamp: r.cfg.Now().Unix(), Counter: counter}
 		if err := r.chunks.next(&p.Chunk); err != nil {
 			conn.abandon()
@@ -80,13 +80,8 @@ func (r *run) deliver(ctx context.Context, res *Result) {
 			return
 		}
 		r.signing <- struct{}{}
-		signed, err := packet.Sign(r.cfg.Rand, p, t.Proto(), r.cfg.Signer, (*[packet.KeySize]byte)(&t.Public))
+		payload, err := packet.Seal(r.cfg.Rand, p, t.Proto(), r.cfg.Signer, (*[packet.KeySize]byte)(&t.Public))
 		<-r.signing
-		var payload []byte
-		if err == nil {
-			payload, err = conn.seal(signed)
-			clear(signed) // the chunk, in the clear
-		}
 		clear(p.Chunk[:])
 		if err != nil {
 			conn.abandon()
@@ -148,46 +143,24 @@ func jump(ours, stored int64) (int64, error) {
 	return stored + 1, nil
 }
 
-// pendingConn is a connection being opened in the background, and the
-// Sealer for the packet it will carry.
+// pendingConn is a connection being opened in the background.
 type pendingConn struct {
-	sealed  chan struct{} // closed once sealer or sealErr is set
-	sealer  *packet.Sealer
-	sealErr error
-	done    chan struct{} // closed once the dial is over
-	cancel  context.CancelFunc
-	conn    net.Conn
-	err     error
+	done   chan struct{} // closed once the dial is over
+	cancel context.CancelFunc
+	conn   net.Conn
+	err    error
 }
 
-// dial makes a Sealer to sink, then connects to address within
-// DialTimeout. The Sealer comes first: on loopback a finished dial is
-// noticed late while every core signs, and the sender needs the Sealer
-// first; on a hotspot it delays the dial by a fraction of the round trip.
-func (r *run) dial(ctx context.Context, address string, sink *[packet.KeySize]byte) *pendingConn {
+// dial connects to address within DialTimeout, in the background.
+func (r *run) dial(ctx context.Context, address string) *pendingConn {
 	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
-	pc := &pendingConn{sealed: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
+	pc := &pendingConn{done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(pc.done)
 		defer cancel()
-		pc.sealer, pc.sealErr = packet.NewSealer(r.cfg.Rand, sink)
-		close(pc.sealed)
-		if pc.sealErr != nil {
-			pc.err = pc.sealErr // nothing to send: no connection
-			return
-		}
 		pc.conn, pc.err = r.cfg.Dial(dctx, "tcp", address)
 	}()
 	return pc
-}
-
-// seal seals signed with the Sealer made for it.
-func (pc *pendingConn) seal(signed []byte) ([]byte, error) {
-	<-pc.sealed
-	if pc.sealErr != nil {
-		return nil, pc.sealErr
-	}
-	return pc.sealer.Seal(signed), nil
 }
 
 // wait returns the connection once the dial is over.
@@ -202,9 +175,6 @@ func (pc *pendingConn) abandon() {
 	pc.cancel()
 	if c, err := pc.wait(); err == nil {
 		c.Close()
-	}
-	if pc.sealer != nil {
-		pc.sealer.Erase()
 	}
 }
 

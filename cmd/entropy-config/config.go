@@ -114,8 +114,8 @@ not a key; an output file that exists), 2 on a usage error.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&address, "address", "a", ":9437", "address the sink listens on")
-	f.StringVarP(&keyPath, "key", "k", "decrypt.key", "the sink's Curve25519 private key file")
+	f.StringVarP(&address, "address", "a", ":4141", "address the sink listens on")
+	f.StringVarP(&keyPath, "key", "k", "sink.key", "the sink's Curve25519 private key file")
 	f.StringVarP(&signerPath, "signer", "s", "signer.pub", "the signer's RSA public key file")
 	f.Int64VarP(&drift, "drift", "d", 120, "allowed clock difference, seconds")
 	f.StringVarP(&out, "out", "o", "", "write the configuration to FILE (mode 0600) instead of standard output")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,5 +119,33 @@ func TestErrors(t *testing.T) {
 	}
 	if code, out, _ := run(t, "--help"); code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "Exit status") {
 		t.Fatalf("help: %d", code)
+	}
+}
+
+// The tools' defaults fit together: curve25519gen writes sink.key and
+// sink.pub, entropy-config reads sink.key and listens on :4141, which is
+// not the example's metrics port.
+func TestDefaultsAgree(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "sink.example.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var example struct{ Metrics string }
+	if err := json.Unmarshal(data, &example); err != nil {
+		t.Fatal(err)
+	}
+	dir := setup(t)
+	t.Chdir(dir)
+	code, out, stderr := run(t)
+	if code != 0 {
+		t.Fatalf("entropy-config with defaults: exit %d: %s", code, stderr)
+	}
+	c, err := sink.ParseConfig([]byte(out))
+	if err != nil || c.Address != ":4141" || !bytes.Equal(c.Private, vectors.Read(t, "sink.key")) {
+		t.Fatalf("config %+v, %v", c, err)
+	}
+	_, port, _ := strings.Cut(example.Metrics, ":")
+	if port == "" || strings.HasSuffix(c.Address, ":"+port) {
+		t.Errorf("default address %s, example metrics %q", c.Address, example.Metrics)
 	}
 }

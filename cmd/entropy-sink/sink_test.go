@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
@@ -151,8 +152,7 @@ func sealFrame(t testing.TB, counter int64) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := packet.AppendFrame(nil, payload)
-	return f
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(payload))), payload...)
 }
 
 func sendFrame(t testing.TB, addr string, f []byte) packet.Status {

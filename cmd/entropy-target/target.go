@@ -91,7 +91,7 @@ lock held), 2 on a usage or configuration error.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&address, "address", "a", "", "the sink's HOST:PORT")
-	f.StringVarP(&keyPath, "key", "k", "decrypt.pub", "the sink's Curve25519 public key file")
+	f.StringVarP(&keyPath, "key", "k", "sink.pub", "the sink's Curve25519 public key file")
 	f.Int64VarP(&counter, "counter", "c", 0, "last counter used for this sink (0 for a new sink)")
 	f.Int64VarP(&next, "next", "t", 0, "Unix time the first packet is due (0: the next run)")
 	f.StringVar(&name, "name", "", "a name for logs and summaries")

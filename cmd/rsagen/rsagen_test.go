@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -90,7 +91,7 @@ func TestArmourAndSizes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "bad.key")); err == nil {
 		t.Error("a refused size wrote a key")
 	}
-	if code, out, _ := run(t, dir, "--version"); code != 0 || !strings.Contains(out, "rsagen version") {
+	if code, out, _ := run(t, dir, "--version"); code != 0 || !regexp.MustCompile(`^rsagen \d+\.\d+\.\d+\S* \(go\S+, \w+/\w+\)\n$`).MatchString(out) {
 		t.Errorf("--version: %d %q", code, out)
 	}
 	if code, out, _ := run(t, dir, "--help"); code != 0 || !strings.Contains(out, "Examples:") {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -26,19 +27,20 @@ const (
 // version is set with -ldflags "-X .../internal/cli.version=v1.2.3".
 var version = ""
 
-// Version returns the version stamped at build time, or the module version
-// and VCS revision Go recorded, or "devel".
+// Version returns the version stamped at build time (a release tag, or
+// 0.2.0-devel+COMMIT from the Makefile), or, for a plain go build,
+// 0.0.0-devel+COMMIT from what Go recorded.
 func Version() string {
 	if version != "" {
-		return version
+		return strings.TrimPrefix(version, "v")
 	}
+	v := "0.0.0-devel"
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "devel"
+		return v
 	}
-	v := info.Main.Version
-	if v == "" || v == "(devel)" {
-		v = "devel"
+	if mv := info.Main.Version; mv != "" && mv != "(devel)" {
+		return strings.TrimPrefix(mv, "v")
 	}
 	for _, s := range info.Settings {
 		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
@@ -46,6 +48,12 @@ func Version() string {
 		}
 	}
 	return v
+}
+
+// versionLine is what --version prints: the version, Go's version and the
+// platform the binary was built for.
+func versionLine(name, version string) string {
+	return fmt.Sprintf("%s %s (%s, %s/%s)\n", name, version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // ExitError carries the exit code a command wants.
@@ -99,6 +107,12 @@ func Execute(cmd *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	cmd.SilenceUsage = true
 	if cmd.Version == "" {
 		cmd.Version = Version()
+	}
+	cmd.SetVersionTemplate(versionLine(cmd.Name(), cmd.Version))
+	// --version has no short form: -v means --verbose to some tools, and
+	// only the original's single-letter flags have one (README).
+	if cmd.Flags().Lookup("version") == nil {
+		cmd.Flags().Bool("version", false, "print the version, Go's version and the platform, and exit")
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return Hint(Usage(err), "see '"+c.CommandPath()+" --help'")

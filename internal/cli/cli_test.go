@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -69,5 +70,22 @@ func TestExitCodesAndHints(t *testing.T) {
 				t.Errorf("%q: stderr %q lacks %q", tc.args, errb.String(), w)
 			}
 		}
+	}
+}
+
+// --version prints the version, Go's version and the platform; it has no
+// short form, so -v is an unknown flag (exit 2) wherever it is not defined.
+func TestVersion(t *testing.T) {
+	var got []string
+	var key string
+	root := testCommand(&got, &key)
+	root.Version = "0.2.0"
+	var out, errb bytes.Buffer
+	if code := Execute(root, []string{"--version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "tool 0.2.0 (go") || !strings.HasSuffix(out.String(), "/"+runtime.GOARCH+")\n") {
+		t.Errorf("--version: exit %d, %q", code, out.String())
+	}
+	out.Reset()
+	if code := Execute(testCommand(&got, &key), []string{"-v"}, &out, &errb); code != 2 || out.Len() != 0 {
+		t.Errorf("-v: exit %d, stdout %q, want exit 2", code, out.String())
 	}
 }

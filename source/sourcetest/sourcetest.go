@@ -64,7 +64,6 @@ type Sink struct {
 	DriftWindow int64
 
 	recipient *packet.Recipient
-	signer    packet.Signer
 	ln        net.Listener
 	wg        sync.WaitGroup
 	done      chan struct{} // closed by Close
@@ -98,11 +97,11 @@ func Start(t testing.TB, m Mode, signer *rsa.PublicKey, opts ...Option) *Sink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rcpt, err := packet.NewRecipient(&priv)
+	rcpt, err := packet.NewRecipient(&priv, []packet.Signer{{Key: signer, Legacy: m == Original}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Sink{Mode: m, recipient: rcpt, signer: packet.Signer{Key: signer, Legacy: m == Original},
+	s := &Sink{Mode: m, recipient: rcpt,
 		Delay: 2 * time.Second, DriftWindow: 3600}
 	copy(s.Public[:], pub)
 	for _, o := range opts {
@@ -160,7 +159,8 @@ func (s *Sink) handle(c net.Conn) {
 	if err != nil {
 		s.fail(err)
 		if s.Mode != Blind {
-			packet.WriteStatus(c, packet.StatusOf(err), 0)
+			st, v := packet.ReplyFor(err)
+			packet.WriteStatus(c, st, v)
 		}
 		return
 	}
@@ -174,10 +174,11 @@ func (s *Sink) handle(c net.Conn) {
 		case <-s.done: // still record what arrived
 		}
 	}
-	op, err := s.recipient.Open(payload, []packet.Signer{s.signer})
+	op, err := s.recipient.Open(payload)
 	if err != nil {
 		s.fail(err)
-		packet.WriteStatus(c, packet.StatusOf(err), 0)
+		st, v := packet.ReplyFor(err)
+		packet.WriteStatus(c, st, v)
 		return
 	}
 	p := op.Packet
@@ -188,7 +189,11 @@ func (s *Sink) handle(c net.Conn) {
 		packet.WriteStatus(c, packet.StatusDrift, time.Now().Unix()+3600)
 		return
 	}
-	if err := packet.Check(p, time.Now(), s.DriftWindow, s.stored); err != nil {
+	err = packet.CheckDrift(p.Timestamp, time.Now(), s.DriftWindow)
+	if err == nil {
+		err = packet.CheckCounter(p.Counter, s.stored)
+	}
+	if err != nil {
 		st, v := packet.ReplyFor(err)
 		packet.WriteStatus(c, st, v)
 		return
