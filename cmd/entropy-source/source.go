@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
-	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/source"
 	"github.com/spf13/cobra"
@@ -28,7 +26,9 @@ Exit status:
   1  some delivery failed (see the lines printed), the file could not be
      written, or another run held the lock longer than --lock-wait
   2  usage or configuration error: bad flag, missing or broken targets
-     file, missing, broken or group/other-readable signer key
+     file, missing, broken or group/other-readable signer key; for a key
+     in a TPM, no TPM, no key at the handle, or another key there than the
+     reference file names (nothing is sent, no counter moves)
   3  not enough healthy entropy: nothing was sent and nothing changed`
 
 // env is what tests replace.
@@ -74,17 +74,22 @@ one line per due target. With --daemon it stays running and scans the
 targets file every minute, for systems without cron; SIGTERM or SIGINT stops
 it after the run in progress.
 
-The signer key must not be readable by group or others.
+The signer key must not be readable by group or others. A key kept in a
+TPM 2.0 is given as its reference file (-k signer.tpm, from rsagen --tpm):
+the run checks that the TPM holds that key before it does anything else,
+and signs every packet in the TPM. Without --tpm-device the TPM is the one
+the file names, for the signer and for the tpm entropy source alike.
 ` + exitCodes,
 		Example: `  entropy-source -k signer.key -t targets.json -s seed
   entropy-source -k /etc/entropyshare/signer.key -t /var/lib/entropyshare/targets.json -v
   entropy-source --daemon -k signer.key -t targets.json
+  entropy-source -k /etc/entropyshare/signer.tpm -t targets.json   # the key in a TPM 2.0
   entropy-source harvest -n 32 | xxd          # generator output
   entropy-source sources                      # the entropy sources and their health
   entropy-target -a vps1.example.net:4141 -k sink.pub --append targets.json   # add a sink`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := loadKey(keyPath)
+			key, err := loadSigner(cmd, keyPath)
 			if err != nil {
 				return err
 			}
@@ -106,7 +111,7 @@ The signer key must not be readable by group or others.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&keyPath, "key", "k", "signer.key", "RSA signer private key (mode 0600)")
+	f.StringVarP(&keyPath, "key", "k", "signer.key", "RSA signer private key (mode 0600), or a TPM key reference (FILE.tpm)")
 	f.StringVarP(&targetsPath, "targets", "t", "targets.json", "targets file (JSON array; see entropy-target)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print a line per due target even when all were delivered")
 	f.BoolVar(&daemon, "daemon", false, "keep running and scan the targets file every minute")
@@ -118,23 +123,6 @@ The signer key must not be readable by group or others.
 	e.entropy.AddFlags(cmd.PersistentFlags())
 	cmd.AddCommand(harvestCommand(e, &seedPath), sourcesCommand(e, &seedPath))
 	return cmd
-}
-
-func loadKey(path string) (*rsa.PrivateKey, error) {
-	k, err := keys.LoadRSAPrivate(path)
-	if err == nil {
-		return k, nil
-	}
-	err = cli.Usage(err)
-	switch {
-	case errors.Is(err, keys.ErrPermissions):
-		// The error says which chmod fixes it.
-	case errors.Is(err, fs.ErrNotExist):
-		err = cli.Hint(err, "make a signer key pair with: rsagen -o signer (or give its path with -k)")
-	case errors.Is(err, fs.ErrPermission):
-		err = cli.Hint(err, "run as the user that owns the key")
-	}
-	return nil, err
 }
 
 // outcome prints a run's report and turns it into the exit code.

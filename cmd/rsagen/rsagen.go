@@ -69,7 +69,7 @@ Exit status: 0 on success, 1 on failure, 2 on a usage error.`,
 			switch {
 			case keyFile != "" && inTPM:
 				return cli.Usagef("--tpm makes a new key; -key reads an existing one: give one of them")
-			case keyFile != "" && isReference(keyFile):
+			case keyFile != "" && tpm.IsReferenceFile(keyFile):
 				return publicFromTPM(cmd, keyFile, t, base, enc, force)
 			case keyFile != "":
 				k, err := keys.LoadRSAPrivate(keyFile)

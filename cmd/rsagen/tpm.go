@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
@@ -23,9 +22,6 @@ type tpmFlags struct {
 	deviceSet bool // --tpm-device was given
 	handle    string
 }
-
-// isReference tells a TPM key reference from a key file by its name.
-func isReference(path string) bool { return filepath.Ext(path) == ".tpm" }
 
 // createInTPM makes the key in the TPM and writes BASE.pub and BASE.tpm.
 func createInTPM(cmd *cobra.Command, f tpmFlags, bits int, base string, enc keys.Encoding, force bool) error {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -38,6 +39,10 @@ type referenceJSON struct {
 	Handle      string `json:"handle"`
 	Fingerprint string `json:"public_key_sha256"`
 }
+
+// IsReferenceFile tells a key reference file from a key file by its
+// name: it ends in .tpm.
+func IsReferenceFile(path string) bool { return filepath.Ext(path) == ".tpm" }
 
 // NewReference records where the key with public part pub is.
 func NewReference(device string, handle uint32, pub *rsa.PublicKey) (*Reference, error) {
