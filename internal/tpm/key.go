@@ -70,8 +70,10 @@ func (t *TPM) CreateKey(ctx context.Context, handle uint32, bits int, force bool
 	}
 	var pub *rsa.PublicKey
 	err := t.do(ctx, func(tp transport.TPM) error {
-		var err error
-		pub, err = createKey(tp, handle, bits, force)
+		p, err := createKey(tp, handle, bits, force)
+		if err == nil {
+			pub = p
+		}
 		return err
 	})
 	if err != nil {
@@ -174,8 +176,10 @@ func (t *TPM) PublicKey(ctx context.Context, handle uint32) (*rsa.PublicKey, err
 	}
 	var pub *rsa.PublicKey
 	err := t.do(ctx, func(tp transport.TPM) error {
-		var err error
-		pub, _, err = readKey(tp, handle)
+		p, _, err := readKey(tp, handle)
+		if err == nil {
+			pub = p
+		}
 		return err
 	})
 	if err != nil {

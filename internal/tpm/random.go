@@ -10,11 +10,14 @@ import (
 
 // Random fills p from the TPM's random number generator (TPM2_GetRandom,
 // which gives at most a digest's worth, 32 or 64 bytes, per command). When
-// ctx ends first, it returns ctx's error and the TPM is closed.
+// ctx ends first, it returns ctx's error and the TPM is closed; p is
+// written only on success.
 func (t *TPM) Random(ctx context.Context, p []byte) error {
+	var out []byte
 	err := t.do(ctx, func(tp transport.TPM) error {
-		for n := 0; n < len(p); {
-			want := min(len(p)-n, 0xffff)
+		buf := make([]byte, len(p))
+		for n := 0; n < len(buf); {
+			want := min(len(buf)-n, 0xffff)
 			rsp, err := tpm2.GetRandom{BytesRequested: uint16(want)}.Execute(tp)
 			if err != nil {
 				return fmt.Errorf("TPM2_GetRandom: %w", err)
@@ -23,14 +26,17 @@ func (t *TPM) Random(ctx context.Context, p []byte) error {
 			if len(got) == 0 || len(got) > want {
 				return fmt.Errorf("TPM2_GetRandom gave %d bytes, asked for %d", len(got), want)
 			}
-			n += copy(p[n:], got)
+			n += copy(buf[n:], got)
 			clear(got)
 		}
+		out = buf
 		return nil
 	})
 	if err != nil {
 		return t.err(0, err)
 	}
+	copy(p, out)
+	clear(out)
 	return nil
 }
 

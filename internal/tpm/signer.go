@@ -46,7 +46,10 @@ func LoadSigner(ctx context.Context, ref *Reference) (*Signer, error) {
 		name tpm2.TPM2BName
 	)
 	err = t.do(ctx, func(tp transport.TPM) error {
-		pub, name, err = readKey(tp, ref.Handle)
+		p, n, err := readKey(tp, ref.Handle)
+		if err == nil {
+			pub, name = p, n
+		}
 		return err
 	})
 	if err == nil {

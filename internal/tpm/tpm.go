@@ -101,7 +101,8 @@ func (t *TPM) Close() error {
 // do runs f with the connection, one caller at a time. When ctx ends
 // first, the connection is closed under f (a simulator's socket unblocks;
 // a device's read may finish later) and do returns ctx's error; the TPM
-// is unusable afterwards.
+// is unusable afterwards. f may still be running then: it must keep its
+// results in its own variables until it returns nil.
 func (t *TPM) do(ctx context.Context, f func(transport.TPM) error) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -110,6 +111,9 @@ func (t *TPM) do(ctx context.Context, f func(transport.TPM) error) error {
 	}
 	if ctx == nil || ctx.Done() == nil {
 		return f(t.t)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	done := make(chan error, 1)
 	go func() { done <- f(t.t) }()
