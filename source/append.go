@@ -17,7 +17,7 @@ func Append(ctx context.Context, path string, t *Target, lockWait time.Duration)
 	if err := t.Validate(); err != nil {
 		return fmt.Errorf("source: new target: %w", err)
 	}
-	unlock, err := Lock(ctx, path, lockWait)
+	unlock, err := lock(ctx, path, lockWait)
 	if err != nil {
 		return err
 	}
@@ -31,7 +31,7 @@ func Append(ctx context.Context, path string, t *Target, lockWait time.Duration)
 	}
 	for i, o := range ts.Entries {
 		if o.Address == t.Address && o.Public == t.Public {
-			return &FileError{Path: path, Index: i, Name: o.Name, Address: o.Address,
+			return &fileError{Path: path, Index: i, Name: o.Name, Address: o.Address,
 				Err: fmt.Errorf("%w: an entry for this Address and Public exists", ErrDuplicate)}
 		}
 	}

@@ -8,8 +8,8 @@ const (
 	// has no Interval: six hours, as the original's source did.
 	DefaultInterval = 6 * time.Hour
 
-	// DefaultProtocol is the protocol used when an entry has no Protocol.
-	DefaultProtocol = 2
+	// defaultProtocol is the protocol used when an entry has no Protocol.
+	defaultProtocol = 2
 )
 
 // Implementation defaults and limits, not part of any file format.
@@ -31,15 +31,15 @@ const (
 	// the targets file before giving up.
 	DefaultLockWait = 5 * time.Second
 
-	// MinBackoff is the first retry delay after a failed delivery; it
+	// minBackoff is the first retry delay after a failed delivery; it
 	// doubles with each consecutive failure, up to the entry's Interval.
-	MinBackoff = time.Minute
+	minBackoff = time.Minute
 
-	// MaxCounterJump bounds how far ahead of ours a sink's reported stored
+	// maxCounterJump bounds how far ahead of ours a sink's reported stored
 	// counter (status 0x02) may be for us to follow it. The reply is not
 	// authenticated; a lying sink can make us skip at most this many
 	// counters for itself, and never move a counter backwards.
-	MaxCounterJump = 1 << 32
+	maxCounterJump = 1 << 32
 
 	// spreadDivisor: a delivered entry's next time is Interval plus a
 	// random spread of up to Interval/spreadDivisor, so that entries added

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"sync"
@@ -19,11 +18,6 @@ import (
 // under its own lock.
 type Harvester func(ctx context.Context) (io.Reader, error)
 
-// SystemHarvester draws chunks from the operating system's generator
-// (crypto/rand). It is the default for tests and for systems without a
-// better source; the harvest package is the real thing.
-func SystemHarvester(context.Context) (io.Reader, error) { return rand.Reader, nil }
-
 // chunks hands out distinct chunks of one generator to concurrent senders.
 type chunks struct {
 	mu sync.Mutex
@@ -34,7 +28,7 @@ func (c *chunks) next(dst *[packet.ChunkSize]byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, err := io.ReadFull(c.r, dst[:]); err != nil {
-		return fmt.Errorf("source: reading the generator: %w", err)
+		return fmt.Errorf("reading the generator: %w", err)
 	}
 	return nil
 }

@@ -23,10 +23,10 @@ var (
 	ErrDuplicate = errors.New("source: duplicate target")
 )
 
-// FileError is an error about the targets file, naming the entry (Index
+// fileError is an error about the targets file, naming the entry (Index
 // from 0, with its Name and Address where it has them) and the field.
 // Index is -1 for an error about the whole file.
-type FileError struct {
+type fileError struct {
 	Path    string
 	Index   int
 	Name    string
@@ -35,7 +35,7 @@ type FileError struct {
 	Err     error
 }
 
-func (e *FileError) Error() string {
+func (e *fileError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "source: %s", e.Path)
 	if e.Index >= 0 {
@@ -58,7 +58,7 @@ func (e *FileError) Error() string {
 	return b.String()
 }
 
-func (e *FileError) Unwrap() error { return e.Err }
+func (e *fileError) Unwrap() error { return e.Err }
 
-// Is makes every FileError a configuration error.
-func (e *FileError) Is(target error) bool { return target == ErrConfig }
+// Is makes every fileError a configuration error.
+func (e *fileError) Is(target error) bool { return target == ErrConfig }

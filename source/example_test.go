@@ -11,7 +11,7 @@ func TestExampleTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := ParseTargets("targets.example.json", data)
+	ts, err := parseTargets("targets.example.json", data)
 	if err != nil {
 		t.Fatal(err)
 	}

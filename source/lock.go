@@ -13,13 +13,13 @@ import (
 // lockPoll is how often a waiting run retries the lock.
 const lockPoll = 25 * time.Millisecond
 
-// Lock takes the exclusive lock that serialises every writer of the
+// lock takes the exclusive lock that serialises every writer of the
 // targets file at path: an flock on path+".lock", a file that is created
 // once and never removed (removing it would let two runs lock two
 // different files). It waits up to wait, then fails with ErrLocked. The
 // lock is released by the returned function, or by the kernel when the
 // process dies, so a killed run never leaves a stale lock.
-func Lock(ctx context.Context, path string, wait time.Duration) (unlock func(), err error) {
+func lock(ctx context.Context, path string, wait time.Duration) (unlock func(), err error) {
 	lockPath := path + lockSuffix
 	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
 	if err != nil {

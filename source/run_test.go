@@ -37,7 +37,7 @@ func TestFanOut(t *testing.T) {
 	sourcetest.WriteTargets(t, path, entries)
 	clk := newClock()
 	start := clk.Now()
-	cfg := Config{Targets: path, Signer: key, Now: clk.Now, IOTimeout: 300 * time.Millisecond, DialTimeout: 2 * time.Second}
+	cfg := Config{Targets: path, Signer: key, now: clk.Now, IOTimeout: 300 * time.Millisecond, DialTimeout: 2 * time.Second}
 
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -65,7 +65,7 @@ func TestFanOut(t *testing.T) {
 	ts := mustLoad(t, path)
 	for i, res := range rep.Results {
 		w := want[modes[i]]
-		if res.Index != i || res.Delivered != w.delivered || res.Retried != w.retried || res.NoReply != w.noReply || res.Counter != w.counter {
+		if res.index != i || res.Delivered != w.delivered || res.Retried != w.retried || res.NoReply != w.noReply || res.Counter != w.counter {
 			t.Errorf("%s: result %+v, want %+v", modes[i], res, w)
 		}
 		got := ts.Entries[i]
@@ -78,7 +78,7 @@ func TestFanOut(t *testing.T) {
 				t.Errorf("%s: delivered entry %+v, want Next in %d+spread, no error", modes[i], got, lo)
 			}
 		} else {
-			lo := start.Add(MinBackoff).Unix()
+			lo := start.Add(minBackoff).Unix()
 			if got.Next < lo || got.Next > lo+15 || got.Failures != 1 || !strings.Contains(got.LastError, w.lastError) {
 				t.Errorf("%s: failed entry %+v, want Next in %d+15, Failures 1, LastError with %q", modes[i], got, lo, w.lastError)
 			}
@@ -104,13 +104,13 @@ func TestFanOut(t *testing.T) {
 	}
 	var idx []int
 	for _, res := range rep.Results {
-		idx = append(idx, res.Index)
+		idx = append(idx, res.index)
 	}
 	if !slices.Equal(idx, []int{1, 2, 5}) {
 		t.Fatalf("second run sent to %v, want [1 2 5]", idx)
 	}
 	ts = mustLoad(t, path)
-	if d := ts.Entries[1]; d.Counter != 2 || d.Failures != 2 || d.Next < start.Add(2*time.Minute+2*MinBackoff).Unix() {
+	if d := ts.Entries[1]; d.Counter != 2 || d.Failures != 2 || d.Next < start.Add(2*time.Minute+2*minBackoff).Unix() {
 		t.Errorf("down after two failures: %+v", d)
 	}
 	if ts.Entries[0].Counter != 1 || len(sinks[0].Received()) != 1 {
@@ -163,7 +163,7 @@ func TestConcurrentRuns(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = Run(context.Background(), Config{Targets: path, Signer: key, Now: clk.Now, LockWait: 30 * time.Second})
+			_, errs[i] = Run(context.Background(), Config{Targets: path, Signer: key, now: clk.Now, LockWait: 30 * time.Second})
 		}()
 	}
 	wg.Wait()
@@ -188,7 +188,7 @@ func TestLocked(t *testing.T) {
 	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
 	path := filepath.Join(t.TempDir(), "targets.json")
 	before := sourcetest.WriteTargets(t, path, []entry{sourcetest.Entry(s, nil)})
-	unlock, err := Lock(context.Background(), path, 0)
+	unlock, err := lock(context.Background(), path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +220,30 @@ func TestInsufficient(t *testing.T) {
 	after, _ := os.ReadFile(path)
 	if !bytes.Equal(before, after) || len(s.Received()) != 0 {
 		t.Fatal("an insufficient harvest changed something")
+	}
+}
+
+// TestGeneratorRunsDry: a generator that ends fails the targets it could
+// not fill (an EOF from it is not a sink closing without a reply), and
+// their reserved counters stay used.
+func TestGeneratorRunsDry(t *testing.T) {
+	key := testSigner(t)
+	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
+	path := filepath.Join(t.TempDir(), "targets.json")
+	sourcetest.WriteTargets(t, path, []entry{sourcetest.Entry(s, nil)})
+	harvest := func(context.Context) (io.Reader, error) { return strings.NewReader(""), nil }
+	rep, err := Run(context.Background(), Config{Targets: path, Signer: key, Harvest: harvest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed() != 1 || rep.Results[0].NoReply {
+		t.Fatalf("results %+v", rep.Results)
+	}
+	if tg := mustLoad(t, path).Entries[0]; tg.Counter != 1 || !strings.Contains(tg.LastError, "reading the generator") {
+		t.Errorf("entry after the run: %+v", tg)
+	}
+	if got := s.Received(); len(got) != 0 {
+		t.Errorf("sink received %v", got)
 	}
 }
 
@@ -305,9 +329,8 @@ func TestCancelledRunLeavesNothing(t *testing.T) {
 	noRunGoroutines(t)
 }
 
-// A write-ahead that fails sends nothing: every sender has signed its
-// packet and opened its connection by then, and each must give up without
-// writing a byte, leave the file as it was and leave no goroutine behind.
+// A reservation that fails sends nothing: the run signs nothing, opens no
+// connection, leaves the file as it was and no goroutine behind.
 func TestWriteAheadFails(t *testing.T) {
 	key := testSigner(t)
 	var sinks []*sourcetest.Sink
@@ -320,15 +343,14 @@ func TestWriteAheadFails(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "targets.json")
 	before := sourcetest.WriteTargets(t, path, entries)
 	full := errors.New("no space left on device")
-	testHookSave = func(write string) error {
-		if write == "write-ahead" {
+	fail := func(path string, data []byte, perm os.FileMode, durable bool) error {
+		if durable {
 			return full
 		}
-		return nil
+		return writeFile(path, data, perm, durable)
 	}
-	defer func() { testHookSave = nil }()
 	fds := openFiles(t)
-	_, err := Run(context.Background(), Config{Targets: path, Signer: key})
+	_, err := Run(context.Background(), Config{Targets: path, Signer: key, writeFile: fail})
 	if !errors.Is(err, full) || !strings.Contains(err.Error(), "nothing was sent") {
 		t.Fatalf("err = %v", err)
 	}
@@ -366,7 +388,7 @@ func TestLowOrderSinkKey(t *testing.T) {
 	if rep.Failed() != 1 || rep.Results[0].Delivered || !rep.Results[1].Delivered {
 		t.Fatalf("report %+v", rep.Results)
 	}
-	if msg := rep.Results[0].Err.Error(); !strings.Contains(msg, "sealing") || !strings.Contains(msg, "sink public key") {
+	if msg := rep.Results[0].err.Error(); !strings.Contains(msg, "sealing") || !strings.Contains(msg, "sink public key") {
 		t.Errorf("error %q does not say the sink key could not be sealed to", msg)
 	}
 	if got := bad.Received(); len(got) != 0 {
@@ -409,90 +431,77 @@ func openFiles(t *testing.T) int {
 	return len(fds)
 }
 
-// recordWrites sets testHookSave to record the run's writes of the
-// targets file, failing those named in fail.
-func recordWrites(t *testing.T, fail ...string) *[]string {
+// TestWrites: a run writes the targets file once durably to reserve its
+// counters, once more before each retry, and once at the end to record the
+// outcome; no sink receives a counter before a durable write holds it, and
+// no temporary file stays behind.
+func TestWrites(t *testing.T) {
+	key := testSigner(t)
+	modes := []sourcetest.Mode{sourcetest.OK, sourcetest.Stale, sourcetest.Original, sourcetest.Down}
+	var sinks []*sourcetest.Sink
+	var entries []entry
+	for _, m := range modes {
+		s := sourcetest.Start(t, m, &key.PublicKey)
+		sinks = append(sinks, s)
+		entries = append(entries, sourcetest.Entry(s, nil))
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "targets.json")
+	sourcetest.WriteTargets(t, path, entries)
+
 	var mu sync.Mutex
 	var writes []string
-	testHookSave = func(write string) error {
+	onDisk := make([]int64, len(sinks)) // the counters of the last durable write
+	checkSinks := func(when string) {
+		for i, s := range sinks {
+			for _, c := range s.Received() {
+				if c > onDisk[i] {
+					t.Errorf("%s: sink %d (%s) received counter %d, the file on disk holds %d", when, i, s.Mode, c, onDisk[i])
+				}
+			}
+		}
+	}
+	watch := func(path string, data []byte, perm os.FileMode, durable bool) error {
 		mu.Lock()
 		defer mu.Unlock()
-		writes = append(writes, write)
-		if slices.Contains(fail, write) {
-			return errors.New("refused by the test")
+		checkSinks(fmt.Sprintf("write %d", len(writes)+1))
+		if err := writeFile(path, data, perm, durable); err != nil {
+			return err
+		}
+		if !durable {
+			writes = append(writes, "record")
+			return nil
+		}
+		writes = append(writes, "reserve")
+		ts, err := parseTargets(path, data)
+		if err != nil {
+			t.Error(err) // not Fatal: a retry's reservation runs on a sender's goroutine
+			return err
+		}
+		for i, tg := range ts.Entries {
+			onDisk[i] = tg.Counter
 		}
 		return nil
 	}
-	t.Cleanup(func() { testHookSave = nil })
-	return &writes
-}
-
-// The outcome is prepared while the packets are out. When every delivery
-// goes as assumed the prepared file is renamed into place, with no further
-// write; when one does not, or the file could not be prepared, the outcome
-// is written as before. Either way the file left is byte for byte the one
-// a run without preparation leaves, and no temporary file stays behind.
-func TestPreparedOutcome(t *testing.T) {
-	key := testSigner(t)
-	now := time.Unix(time.Now().Unix(), 0) // the sinks check drift
-	for _, tc := range []struct {
-		name   string
-		modes  []sourcetest.Mode
-		fail   []string
-		writes [][]string // any of these
-	}{
-		{"all delivered", []sourcetest.Mode{sourcetest.OK, sourcetest.OK, sourcetest.Original}, nil,
-			[][]string{{"write-ahead", "prepared"}}},
-		{"one down", []sourcetest.Mode{sourcetest.OK, sourcetest.Down}, nil,
-			[][]string{{"write-ahead", "prepared", "record"}}},
-		// The retry's reservation usually comes after the preparation,
-		// which then assumed the old counter; if it comes first, the
-		// preparation has the new one and holds. Both hooks run under the
-		// lock that orders the two, so no third order can be seen.
-		{"stale counter", []sourcetest.Mode{sourcetest.Stale}, nil,
-			[][]string{{"write-ahead", "prepared", "reserve", "record"}, {"write-ahead", "reserve", "prepared"}}},
-		{"not prepared", []sourcetest.Mode{sourcetest.OK}, []string{"prepared"},
-			[][]string{{"write-ahead", "prepared", "record"}}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var files [2][]byte
-			for i, prepare := range []bool{true, false} {
-				var entries []entry
-				for _, m := range tc.modes {
-					s := sourcetest.Start(t, m, &key.PublicKey)
-					entries = append(entries, sourcetest.Entry(s, nil))
-				}
-				dir := t.TempDir()
-				path := filepath.Join(dir, "targets.json")
-				sourcetest.WriteTargets(t, path, entries)
-				fail := tc.fail
-				if !prepare {
-					fail = append(fail, "prepared")
-				}
-				writes := recordWrites(t, fail...)
-				cfg := Config{Targets: path, Signer: key, Rand: zeroReader{}, Now: func() time.Time { return now }}
-				if _, err := Run(context.Background(), cfg); err != nil {
-					t.Fatal(err)
-				}
-				if prepare && !slices.ContainsFunc(tc.writes, func(w []string) bool { return slices.Equal(w, *writes) }) {
-					t.Errorf("writes %v, want %v", *writes, tc.writes)
-				}
-				if names, _ := os.ReadDir(dir); len(names) != 2 { // targets.json and its lock
-					t.Errorf("folder holds %v", names)
-				}
-				files[i], _ = os.ReadFile(path)
-				// Addresses and keys differ between the two runs' sinks.
-				ts := mustLoad(t, path)
-				for _, tg := range ts.Entries {
-					tg.LastError = strings.ReplaceAll(tg.LastError, tg.Address, "ADDRESS")
-					tg.Address, tg.Public = "", PublicKey{}
-				}
-				files[i], _ = ts.Marshal()
-			}
-			if !bytes.Equal(files[0], files[1]) {
-				t.Errorf("prepared outcome:\n%s\nwritten outcome:\n%s", files[0], files[1])
-			}
-		})
+	rep, err := Run(context.Background(), Config{Targets: path, Signer: key, writeFile: watch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSinks("after the run")
+	if want := []string{"reserve", "reserve", "record"}; !slices.Equal(writes, want) {
+		t.Errorf("writes %v, want %v (the stale sink's retry reserves once more)", writes, want)
+	}
+	if rep.Failed() != 1 || !rep.Results[1].Retried {
+		t.Errorf("results %+v", rep.Results)
+	}
+	want := []int64{1, sourcetest.StaleCounter + 1, 1, 1}
+	for i, tg := range mustLoad(t, path).Entries {
+		if tg.Counter != want[i] {
+			t.Errorf("entry %d: counter %d, want %d", i, tg.Counter, want[i])
+		}
+	}
+	if names, _ := os.ReadDir(dir); len(names) != 2 { // targets.json and its lock
+		t.Errorf("folder holds %v", names)
 	}
 }
 

@@ -58,7 +58,7 @@ type Target struct {
 	Next    int64     `json:",omitempty"` // Unix time the next packet is due
 
 	Name      string `json:",omitempty"` // for people and logs
-	Protocol  int    `json:",omitempty"` // 1 or 2; 0 means DefaultProtocol
+	Protocol  int    `json:",omitempty"` // 1 or 2; 0 means defaultProtocol
 	Interval  int64  `json:",omitempty"` // seconds between packets; 0 means DefaultInterval
 	LastError string `json:",omitempty"` // why the last delivery failed
 	// Failures counts consecutive failed deliveries; it sets the backoff.
@@ -71,13 +71,13 @@ type Target struct {
 // Proto returns the entry's protocol, the default filled in.
 func (t *Target) Proto() packet.Protocol {
 	if t.Protocol == 0 {
-		return DefaultProtocol
+		return defaultProtocol
 	}
 	return packet.Protocol(t.Protocol)
 }
 
-// Every returns the entry's interval, the default filled in.
-func (t *Target) Every() time.Duration {
+// every returns the entry's interval, the default filled in.
+func (t *Target) every() time.Duration {
 	if t.Interval <= 0 {
 		return DefaultInterval
 	}
@@ -95,8 +95,8 @@ func (t *Target) Label() string {
 	return t.Address
 }
 
-// Due reports whether a packet is due at now.
-func (t *Target) Due(now time.Time) bool { return t.Next <= now.Unix() }
+// due reports whether a packet is due at now.
+func (t *Target) due(now time.Time) bool { return t.Next <= now.Unix() }
 
 // Validate checks the fields a run depends on.
 func (t *Target) Validate() error {
@@ -152,11 +152,11 @@ type Targets struct {
 	single bool
 }
 
-// ParseTargets parses a targets file. path only names the file in errors.
-// Every entry is validated; the first problem is returned as a *FileError.
-func ParseTargets(path string, data []byte) (*Targets, error) {
+// parseTargets parses a targets file. path only names the file in errors.
+// Every entry is validated; the first problem is returned as a *fileError.
+func parseTargets(path string, data []byte) (*Targets, error) {
 	fileErr := func(i int, t *Target, field string, err error) error {
-		e := &FileError{Path: path, Index: i, Field: field, Err: err}
+		e := &fileError{Path: path, Index: i, Field: field, Err: err}
 		if t != nil {
 			e.Name, e.Address = t.Name, t.Address
 		}
@@ -262,9 +262,9 @@ func jsonKind(raw []byte) string {
 	return "number"
 }
 
-// Marshal encodes the targets as the file holds them: a tab-indented JSON
+// marshal encodes the targets as the file holds them: a tab-indented JSON
 // array, each entry's unknown fields kept after the known ones.
-func (ts *Targets) Marshal() ([]byte, error) {
+func (ts *Targets) marshal() ([]byte, error) {
 	if ts.single && len(ts.Entries) == 1 {
 		return ts.Entries[0].MarshalEntry()
 	}
@@ -301,7 +301,7 @@ func LoadTargets(path string) (*Targets, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseTargets(path, data)
+	return parseTargets(path, data)
 }
 
 func readTargets(path string) ([]byte, error) {
@@ -311,46 +311,50 @@ func readTargets(path string) ([]byte, error) {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, &FileError{Path: path, Index: -1, Err: err}
+		return nil, &fileError{Path: path, Index: -1, Err: err}
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxTargetsFile+1))
 	if err != nil {
-		return nil, &FileError{Path: path, Index: -1, Err: err}
+		return nil, &fileError{Path: path, Index: -1, Err: err}
 	}
 	if len(data) > maxTargetsFile {
-		return nil, &FileError{Path: path, Index: -1, Err: fmt.Errorf("file is larger than %d bytes", maxTargetsFile)}
+		return nil, &fileError{Path: path, Index: -1, Err: fmt.Errorf("file is larger than %d bytes", maxTargetsFile)}
 	}
 	return data, nil
 }
 
-// Save replaces the targets file atomically and durably (internal/atomicfile),
-// keeping the mode of the file it replaces (0644 for a new file: it holds
-// only public keys and addresses).
-func (ts *Targets) Save(path string) error { return ts.save(path, true) }
+// Save replaces the targets file atomically and durably, keeping the mode
+// of the file it replaces (0644 for a new file: it holds only public keys
+// and addresses).
+func (ts *Targets) Save(path string) error { return ts.save(path, true, writeFile) }
 
-// filePerm is the mode a rewrite of the targets file at path gets: the
-// mode of the file it replaces, 0644 for a new one.
-func filePerm(path string) os.FileMode {
-	if fi, err := os.Stat(path); err == nil {
-		return fi.Mode().Perm() &^ 0o111
+// A writeFunc replaces the file at path with data, mode perm: atomically,
+// and durably unless durable is false.
+type writeFunc func(path string, data []byte, perm os.FileMode, durable bool) error
+
+// writeFile is the writeFunc of internal/atomicfile: with durable false
+// the folder is not fsynced, so a crash may leave the previous file,
+// complete.
+func writeFile(path string, data []byte, perm os.FileMode, durable bool) error {
+	if durable {
+		return atomicfile.WriteFile(path, data, perm)
 	}
-	return 0o644
+	return atomicfile.Replace(path, data, perm)
 }
 
-// save is Save; with durable false the rename is not fsynced (the folder
-// is not), so a crash may leave the previous file, complete.
-func (ts *Targets) save(path string, durable bool) error {
-	data, err := ts.Marshal()
+// save encodes ts and writes it to path with write, keeping the mode of
+// the file it replaces.
+func (ts *Targets) save(path string, durable bool, write writeFunc) error {
+	data, err := ts.marshal()
 	if err != nil {
 		return fmt.Errorf("source: encoding %s: %w", path, err)
 	}
-	perm := filePerm(path)
-	write := atomicfile.WriteFile
-	if !durable {
-		write = atomicfile.Replace
+	perm := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		perm = fi.Mode().Perm() &^ 0o111
 	}
-	if err := write(path, data, perm); err != nil {
+	if err := write(path, data, perm, durable); err != nil {
 		return fmt.Errorf("source: writing %s: %w", path, err)
 	}
 	return nil

@@ -25,7 +25,7 @@ func TestOriginalTargetEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := ParseTargets(path, data)
+	ts, err := parseTargets(path, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,21 +34,21 @@ func TestOriginalTargetEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg := ts.Entries[0]
-	if len(ts.Entries) != 1 || tg.Address != "127.0.0.1:4141" || tg.Public != PublicKey(*pub) || tg.Counter != 0 || tg.Proto() != 2 || tg.Every() != DefaultInterval {
+	if len(ts.Entries) != 1 || tg.Address != "127.0.0.1:4141" || tg.Public != PublicKey(*pub) || tg.Counter != 0 || tg.Proto() != 2 || tg.every() != DefaultInterval {
 		t.Fatalf("parsed %+v", tg)
 	}
-	out, err := ts.Marshal()
+	out, err := ts.marshal()
 	if err != nil || !bytes.Equal(out, data) {
 		t.Fatalf("re-encoded:\n%s\nwant\n%s", out, data)
 	}
 	// The same entry in an array, as a targets file holds it.
 	arr := append(append([]byte("[\n"), bytes.ReplaceAll(bytes.TrimSpace(data), []byte("\n"), []byte("\n\t"))...), "\n]\n"...)
 	arr = append([]byte("[\n\t"), arr[2:]...)
-	ts, err = ParseTargets(path, arr)
+	ts, err = parseTargets(path, arr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, _ := ts.Marshal(); !bytes.Equal(out, arr) {
+	if out, _ := ts.marshal(); !bytes.Equal(out, arr) {
 		t.Fatalf("array re-encoded:\n%s\nwant\n%s", out, arr)
 	}
 }
@@ -152,8 +152,8 @@ func TestJump(t *testing.T) {
 	}{
 		{5, 5, 6},
 		{5, 1000, 1001},
-		{5, 5 + MaxCounterJump, 6 + MaxCounterJump},
-		{5, 6 + MaxCounterJump, 0},
+		{5, 5 + maxCounterJump, 6 + maxCounterJump},
+		{5, 6 + maxCounterJump, 0},
 		{5, 4, 0},
 		{5, 1<<63 - 1, 0},
 	} {
@@ -164,14 +164,13 @@ func TestJump(t *testing.T) {
 	}
 }
 
-// TestBackoff: failures back off from MinBackoff, doubling, up to Interval.
+// TestBackoff: failures back off from minBackoff, doubling, up to Interval.
 func TestBackoff(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	r := &run{base: now, seeds: []uint64{0}}
 	tg := &Target{Interval: 600}
 	var got []int64
 	for range 6 {
-		r.schedule(tg, &Result{Err: errors.New("x")}, 0)
+		schedule(tg, &Result{err: errors.New("x")}, now, zeroReader{})
 		got = append(got, tg.Next-now.Unix())
 	}
 	want := []int64{60, 120, 240, 480, 600, 600}
@@ -180,7 +179,7 @@ func TestBackoff(t *testing.T) {
 			t.Fatalf("backoffs %v, want %v", got, want)
 		}
 	}
-	r.schedule(tg, &Result{Delivered: true}, 0)
+	schedule(tg, &Result{Delivered: true}, now, zeroReader{})
 	if tg.Next != now.Unix()+600 || tg.Failures != 0 || tg.LastError != "" {
 		t.Fatalf("after delivery: %+v", tg)
 	}
@@ -230,19 +229,19 @@ func FuzzParseTargets(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`[{"Address":"a:1","Public":"` + goodPub + `","Counter":1,"X":{"y":null}}]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ts, err := ParseTargets("f", data)
+		ts, err := parseTargets("f", data)
 		if err != nil {
 			return
 		}
-		once, err := ts.Marshal()
+		once, err := ts.marshal()
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts2, err := ParseTargets("f", once)
+		ts2, err := parseTargets("f", once)
 		if err != nil {
 			t.Fatalf("re-encoded file does not parse: %v\n%s", err, once)
 		}
-		twice, _ := ts2.Marshal()
+		twice, _ := ts2.marshal()
 		if !bytes.Equal(once, twice) {
 			t.Fatalf("not a fixed point:\n%s\n%s", once, twice)
 		}

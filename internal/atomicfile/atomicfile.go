@@ -31,28 +31,17 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // crash path holds the old contents or the new ones, complete, but it may
 // be the old. For a rewrite whose loss is harmless, one fsync fewer.
 func Replace(path string, data []byte, perm os.FileMode) error {
-	t, err := pending(path, data, perm)
-	if err != nil {
-		return err
-	}
-	defer t.Cleanup()
-	return t.CloseAtomicallyReplace()
-}
-
-// pending writes data to a temporary file beside path with exactly mode
-// perm, not synced.
-func pending(path string, data []byte, perm os.FileMode) (*renameio.PendingFile, error) {
 	// Not renameio.WriteFile: it keeps an existing file's mode, and a state
 	// file the original wrote 0644 must come back 0600.
 	t, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(perm))
 	if err != nil {
-		return nil, err
+		return err
 	}
+	defer t.Cleanup()
 	if _, err := t.Write(data); err != nil {
-		t.Cleanup()
-		return nil, err
+		return err
 	}
-	return t, nil
+	return t.CloseAtomicallyReplace()
 }
 
 // SyncDir fsyncs a folder, making renames and creations in it durable.
@@ -68,43 +57,9 @@ func SyncDir(dir string) error {
 	return nil
 }
 
-// Prepared is a file written and synced beside the file it may replace,
-// not yet in its place (see Prepare).
-type Prepared struct {
-	t *renameio.PendingFile
-}
-
-// Prepare writes data to a new temporary file in path's folder, with
-// exactly mode perm, and fsyncs it. Commit then replaces path with it as
-// Replace would, at the cost of a rename; Discard removes it. Until one of
-// them is called the temporary file holds a descriptor.
-func Prepare(path string, data []byte, perm os.FileMode) (*Prepared, error) {
-	t, err := pending(path, data, perm)
-	if err != nil {
-		return nil, err
-	}
-	if err := t.Sync(); err != nil {
-		t.Cleanup()
-		return nil, err
-	}
-	return &Prepared{t: t}, nil
-}
-
-// Commit renames the prepared file over path: atomic, not durable (as
-// Replace). renameio syncs the file once more first, which costs little on
-// a file with nothing left to write (~35 us here).
-func (p *Prepared) Commit() error {
-	defer p.t.Cleanup()
-	return p.t.CloseAtomicallyReplace()
-}
-
-// Discard removes the prepared file.
-func (p *Prepared) Discard() { p.t.Cleanup() }
-
-// RemoveTemp removes the temporary files that WriteFile, Replace and
-// Prepare leave beside path when the process dies before renaming them:
-// the regular files in path's folder named "." + path's base name +
-// digits. The caller must hold whatever lock serialises the writers of
+// RemoveTemp removes the temporary files that WriteFile and Replace leave
+// beside path when the process dies before renaming them: the regular
+// files in path's folder named "." + path's base name + digits. The caller must hold whatever lock serialises the writers of
 // path, or it may remove a file another writer is about to rename.
 func RemoveTemp(path string) error {
 	dir, base := filepath.Split(path)

@@ -46,47 +46,8 @@ func testWrite(t *testing.T, write func(string, []byte, os.FileMode) error) {
 	}
 }
 
-func TestPrepare(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "targets.json")
-	if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	prep, err := Prepare(p, []byte("new"), 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(p); string(b) != "old" {
-		t.Fatalf("prepared file already in place: %q", b)
-	}
-	if err := prep.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(p); string(b) != "new" {
-		t.Errorf("after Commit: %q", b)
-	}
-	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o644 {
-		t.Errorf("mode %04o, want 0644", fi.Mode().Perm())
-	}
-
-	prep, err = Prepare(p, []byte("newer"), 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prep.Discard()
-	if b, _ := os.ReadFile(p); string(b) != "new" {
-		t.Errorf("after Discard: %q", b)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("temporary files left behind: %v", entries)
-	}
-	if _, err := Prepare(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
-		t.Error("prepare in a missing folder succeeded")
-	}
-}
-
-// RemoveTemp removes what a killed writer leaves (a prepared file never
-// committed, renameio's pending file) and nothing else.
+// RemoveTemp removes what a killed writer leaves (renameio's pending
+// files) and nothing else.
 func TestRemoveTemp(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "targets.json")
@@ -100,14 +61,13 @@ func TestRemoveTemp(t *testing.T) {
 		t.Fatal(err)
 	}
 	keep = append(keep, ".targets.json77")
-	if _, err := Prepare(p, []byte("abandoned"), 0o644); err != nil {
-		t.Fatal(err)
+	for range 2 {
+		pending, err := renameio.NewPendingFile(p, renameio.WithTempDir(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pending.Close()
 	}
-	pending, err := renameio.NewPendingFile(p, renameio.WithTempDir(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pending.Close()
 	if entries, _ := os.ReadDir(dir); len(entries) != len(keep)+2 {
 		t.Fatalf("setup: %v", entries)
 	}
