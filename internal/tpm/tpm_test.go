@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/entropyshare/entropyshare/internal/tpm"
 	"github.com/entropyshare/entropyshare/internal/tpm/tpmtest"
@@ -298,5 +300,38 @@ func TestRandom(t *testing.T) {
 	cancel()
 	if _, err := tpm.ReadRandom(ctx, sim.Device, 16); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// TestNoGoroutineLeft: signing, reading the generator and a read abandoned
+// on its deadline leave no goroutine behind.
+func TestNoGoroutineLeft(t *testing.T) {
+	sim := tpmtest.Start(t)
+	ref := newKey(t, sim, handle, 2048)
+	before := runtime.NumGoroutine()
+	s, err := tpm.LoadSigner(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, s, []byte("leak"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	if _, err := tpm.ReadRandom(ctx, sim.Device, 64); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	// 1 MiB is some 30,000 commands: abandoned mid-way, the connection
+	// closed under it.
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := tpm.ReadRandom(ctx, sim.Device, 1<<20); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("abandoned read: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
