@@ -42,7 +42,7 @@ func (s tpmSource) Read(ctx context.Context) (Reading, error) {
 	case errors.Is(err, fs.ErrPermission):
 		return Reading{}, unavailable("tpm", "permission denied opening %s", device)
 	case err != nil:
-		return Reading{}, fmt.Errorf("harvest: tpm: %w", err)
+		return Reading{}, fmt.Errorf("harvest: %w", err) // "tpm: DEVICE: ..."
 	}
 	return Reading{Data: data, BitsPerSample: tpmBitsPerByte, Note: device}, nil
 }

@@ -35,7 +35,8 @@ BASE.pub as above and BASE.tpm, a small reference file (the device, the
 handle and the SHA-256 of the public key; nothing secret, mode 0644) that
 entropy-source -k takes in place of a key file. A handle that already
 holds a key is refused unless --force, which destroys that key. TPMs make
-RSA-2048 and often RSA-3072 keys; RSA-4096 is refused. --tpm-device takes
+RSA-2048 keys and some RSA-3072 (-s 2048 for the others); RSA-4096 is
+refused. --tpm-device takes
 a device (/dev/tpmrm0) or tcp://HOST:PORT, a TPM simulator's command port
 (swtpm socket --tpm2 --server type=tcp,port=PORT --flags
 not-need-init,startup-clear).

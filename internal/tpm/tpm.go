@@ -107,7 +107,7 @@ func (t *TPM) do(ctx context.Context, f func(transport.TPM) error) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.broken != nil {
-		return fmt.Errorf("connection closed after an abandoned command: %w", t.broken)
+		return fmt.Errorf("connection closed (%w)", t.broken)
 	}
 	if ctx == nil || ctx.Done() == nil {
 		return f(t.t)
@@ -122,12 +122,12 @@ func (t *TPM) do(ctx context.Context, f func(transport.TPM) error) error {
 		return err
 	case <-ctx.Done():
 		t.t.Close()
-		t.broken = ctx.Err()
+		t.broken = fmt.Errorf("a command was abandoned: %w", ctx.Err())
 		return ctx.Err()
 	}
 }
 
-var errClosed = errors.New("closed")
+var errClosed = errors.New("Close was called")
 
 // err wraps a cause with the device (and handle) it is about.
 func (t *TPM) err(handle uint32, err error) error {
