@@ -13,8 +13,10 @@ STATICCHECK_VERSION := 2026.2.2
 
 # Debian packages the tests use: rngtest and dieharder judge the generator's
 # output, wat2wasm builds the WAT plugins, curl and openssl are the HTTPS
-# listener's other clients and make certificates of their own.
-DEB_PKGS  := rng-tools5 dieharder wabt curl openssl
+# listener's other clients and make certificates of their own; swtpm is the
+# TPM 2.0 the TPM tests sign with (swtpm-tools: its setup tools), and
+# tpm2-tools and openssl check its keys and signatures from outside.
+DEB_PKGS  := rng-tools5 dieharder wabt curl openssl swtpm swtpm-tools tpm2-tools
 
 # The default target: the six binaries into ./bin. make help lists the rest.
 build:

@@ -3,6 +3,7 @@ module github.com/entropyshare/entropyshare
 go 1.26.0
 
 require (
+	github.com/google/go-tpm v0.9.8
 	github.com/google/renameio/v2 v2.0.2
 	github.com/prometheus/client_golang v1.25.0
 	github.com/spf13/cobra v1.10.2

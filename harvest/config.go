@@ -36,6 +36,9 @@ type Config struct {
 	// MinBits is the least credited entropy a run accepts; below it
 	// Harvest returns ErrInsufficient. 0 means DefaultMinBits.
 	MinBits int
+	// TPMDevice is the TPM the tpm source reads: a device or
+	// tcp://HOST:PORT ("" means /dev/tpmrm0).
+	TPMDevice string
 
 	// SourceTimeout bounds each source's read but a plugin's, and
 	// PluginTimeout each plugin's run (0: 5s each); PluginMemoryPages
@@ -49,7 +52,7 @@ type Config struct {
 }
 
 // BuiltinSources are the names Config.Sources accepts.
-var BuiltinSources = []string{"kernel", "jitter", "hwrng", "adc", "thermal"}
+var BuiltinSources = []string{"kernel", "jitter", "hwrng", "adc", "thermal", "tpm"}
 
 // resolved is a Config with every default filled in.
 func (c Config) resolved() (Config, error) {
@@ -111,6 +114,9 @@ func (c Config) buildSources(cache wasmCache) []sourceSpec {
 	}
 	if want("thermal") {
 		add(thermalSource{root: "/", reads: 4}, true)
+	}
+	if want("tpm") {
+		add(tpmSource{device: c.TPMDevice, n: tpmBytes}, true)
 	}
 	return append(specs, c.externalSources(cache)...)
 }

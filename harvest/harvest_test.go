@@ -33,7 +33,7 @@ func TestHarvestZeroConfig(t *testing.T) {
 	for _, s := range rep.sources {
 		names = append(names, s.Name)
 	}
-	if got := strings.Join(names, ","); got != "kernel,jitter,hwrng,adc,thermal" {
+	if got := strings.Join(names, ","); got != "kernel,jitter,hwrng,adc,thermal,tpm" {
 		t.Fatalf("sources %s", got)
 	}
 	st, err := os.Stat(seed)

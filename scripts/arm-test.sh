@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make arm-test: the linux/arm (GOARM=7) binaries under qemu-user, as on a
 # BeagleBone Black. The ARM source lists its sources, harvests, and pushes a
-# packet to an amd64 sink on loopback; then the ARM sink accepts one from the
-# amd64 source through the kernel pool, where qemu-user does not implement
-# RNDADDENTROPY: the /dev/random fallback must carry it. Last, it prints
+# packet to an amd64 sink on loopback, then another signed by a key the
+# ARM rsagen made in swtpm (a software TPM 2.0); then the ARM sink accepts
+# one from the amd64 source through the kernel pool, where qemu-user does
+# not implement RNDADDENTROPY: the /dev/random fallback must carry it. Last, it prints
 # what each shipped WASM plugin adds to a harvest under wazero's
 # interpreter (32-bit ARM has no compiler), one line per plugin: printed,
 # never judged; only a plugin run that fails fails the test.
@@ -47,6 +48,30 @@ wait_port "$p1" || fail "amd64 sink did not listen"
 $qemu "$arm/entropy-source" -k signer.key -t t1.json -s seed -v >src1.log 2>&1 || fail "ARM source run"
 sleep 0.3
 [ "$(stat -c %s pool1 2>/dev/null || echo 0)" = 1024 ] || fail "amd64 sink pool did not grow by 1024 bytes"
+
+# 2b. The ARM rsagen makes a key in swtpm (a software TPM 2.0 on loopback,
+# standing in for the board's chip) and the ARM source signs with it, to an
+# amd64 sink of its own: the go-tpm code path in the static ARM binaries.
+need swtpm swtpm || fail "swtpm is missing (apt-get install swtpm, or run as root)"
+tp=$(port)
+mkdir tpmstate
+swtpm socket --tpm2 --server "type=tcp,port=$tp,bindaddr=127.0.0.1" --tpmstate dir="$work/tpmstate" \
+	--flags not-need-init,startup-clear >swtpm.log 2>&1 &
+pids+=($!)
+wait_port "$tp" || fail "swtpm did not listen"
+$qemu "$arm/rsagen" --tpm --tpm-device "tcp://127.0.0.1:$tp" -s 2048 -o tpmsigner >rsagen-tpm.log 2>&1 || fail "ARM rsagen --tpm"
+pt=$(port)
+"$bin/entropy-config" -a "127.0.0.1:$pt" -k sink.key -s tpmsigner.pub --pool "file:$work/pooltpm" -o sinktpm.json 2>/dev/null
+"$bin/entropy-sink" -f sinktpm.json >sinktpm.log 2>&1 &
+pids+=($!)
+wait_port "$pt" || fail "amd64 sink for the TPM signer did not listen"
+"$bin/entropy-target" -a "127.0.0.1:$pt" -k sink.pub --append ttpm.json 2>/dev/null
+$qemu "$arm/entropy-source" -k tpmsigner.tpm -t ttpm.json -s seed -v >srctpm.log 2>&1 || fail "ARM source run signed in the TPM"
+sleep 0.3
+[ "$(stat -c %s pooltpm 2>/dev/null || echo 0)" = 1024 ] || fail "amd64 sink pool did not grow by 1024 bytes from the TPM-signed packet"
+$qemu "$arm/entropy-source" sources --tpm-device "tcp://127.0.0.1:$tp" >sourcestpm.log 2>&1 || fail "ARM entropy-source sources with swtpm"
+grep -q '^tpm  *ok' sourcestpm.log || fail "ARM sources table has no healthy tpm source"
+echo "arm-test: ok: ARM rsagen made a key in swtpm; the ARM source signed with it and delivered; its tpm source is healthy"
 
 # 3. amd64 source -> ARM sink (kernel pool: the ioctl is ENOSYS under qemu).
 p2=$(port)

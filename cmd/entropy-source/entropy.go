@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/entropyshare/entropyshare/harvest"
+	"github.com/entropyshare/entropyshare/internal/tpm"
 	"github.com/entropyshare/entropyshare/source"
 	"github.com/spf13/pflag"
 )
@@ -31,6 +32,7 @@ func addHarvestFlags(fs *pflag.FlagSet, c *harvest.Config) {
 	fs.DurationVar(&c.PluginTimeout, "plugin-timeout", 0, "time limit for each plugin (0: 5s)")
 	fs.Uint32Var(&c.PluginMemoryPages, "plugin-memory-pages", 0, "memory limit for each plugin in 64 KiB pages (0: 512, 32 MiB)")
 	fs.DurationVar(&c.SourceTimeout, "source-timeout", 0, "time limit for each other source (0: 5s)")
+	fs.StringVar(&c.TPMDevice, "tpm-device", tpm.DefaultDevice, "TPM 2.0 `DEVICE` the tpm source reads, or tcp://HOST:PORT for a simulator (default: the one a -k signer.tpm names)")
 }
 
 // listValue is a repeatable flag appending one value per use.

@@ -119,7 +119,7 @@ func TestUnknownSource(t *testing.T) {
 		{[]string{"sources", "--sources", "nope"}, "entropy-source sources"},
 	} {
 		code, out, errs := run(t, testEnv(), c.args...)
-		want := `entropy-source: invalid argument "` + c.args[len(c.args)-1] + `" for "--sources" flag: unknown source "nope" (want some of kernel, jitter, hwrng, adc, thermal)` + "\n" +
+		want := `entropy-source: invalid argument "` + c.args[len(c.args)-1] + `" for "--sources" flag: unknown source "nope" (want some of kernel, jitter, hwrng, adc, thermal, tpm)` + "\n" +
 			"hint: see '" + c.help + " --help'\n"
 		if code != 2 || errs != want || out != "" {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and %q", c.args, code, out, errs, want)

@@ -30,7 +30,9 @@ Exit status:
      written, or another run held the lock longer than --lock-wait
   2  usage or configuration error: bad flag, missing or broken targets
      file, missing, broken or group/other-readable signer key,
-     group/other-readable seed file
+     group/other-readable seed file; for a key in a TPM, no TPM, no key at
+     the handle, or another key there than the reference file names
+     (nothing is sent, no counter moves)
   3  not enough healthy entropy: nothing was sent and nothing changed`
 
 // env is what tests replace.
@@ -75,17 +77,22 @@ one line per due target. With --daemon it stays running and scans the
 targets file every minute, for systems without cron; SIGTERM or SIGINT stops
 it after the run in progress.
 
-The signer key must not be readable by group or others.
+The signer key must not be readable by group or others. A key kept in a
+TPM 2.0 is given as its reference file (-k signer.tpm, from rsagen --tpm):
+the run checks that the TPM holds that key before it does anything else,
+and signs every packet in the TPM. Without --tpm-device the TPM is the one
+the file names, for the signer and for the tpm entropy source alike.
 ` + exitCodes,
 		Example: `  entropy-source -k signer.key -t targets.json -s seed
   entropy-source -k /etc/entropyshare/signer.key -t /var/lib/entropyshare/targets.json -v
   entropy-source --daemon -k signer.key -t targets.json
+  entropy-source -k /etc/entropyshare/signer.tpm -t targets.json   # the key in a TPM 2.0
   entropy-source harvest -n 32 | xxd          # generator output
   entropy-source sources                      # the entropy sources and their health
   entropy-target -a vps1.example.net:4141 -k sink.pub --append targets.json   # add a sink`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := keys.LoadRSAPrivate(keyPath)
+			key, err := loadSigner(cmd, keyPath)
 			if err != nil {
 				return exitError(err)
 			}
@@ -113,7 +120,7 @@ The signer key must not be readable by group or others.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&keyPath, "key", "k", "signer.key", "RSA signer private key (mode 0600)")
+	f.StringVarP(&keyPath, "key", "k", "signer.key", "RSA signer private key (mode 0600), or a TPM key reference (FILE.tpm)")
 	f.StringVarP(&targetsPath, "targets", "t", "targets.json", "targets file (JSON array; see entropy-target)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print a line per due target even when all were delivered")
 	f.BoolVar(&daemon, "daemon", false, "keep running and scan the targets file every minute")
@@ -150,9 +157,12 @@ func outcome(cmd *cobra.Command, rep *source.Report, err error, verbose bool) er
 // where the fix is known. Every command's errors pass through it.
 func exitError(err error) error {
 	var keyErr *keys.FileError
+	var exitErr *cli.ExitError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &exitErr):
+		return err // its code is decided
 	case errors.Is(err, source.ErrInsufficient), errors.Is(err, harvest.ErrInsufficient):
 		return cli.Exit(exitInsufficient, err)
 	case errors.Is(err, source.ErrConfig):
