@@ -130,7 +130,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Signer == nil {
 		return nil, errors.New("source: no signer key")
 	}
-	unlock, err := lock(ctx, cfg.Targets, cfg.LockWait)
+	unlock, err := lock(ctx, cfg.Targets, cfg.LockWait, false)
 	if err != nil {
 		return nil, err
 	}

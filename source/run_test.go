@@ -188,7 +188,7 @@ func TestLocked(t *testing.T) {
 	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
 	path := filepath.Join(t.TempDir(), "targets.json")
 	before := sourcetest.WriteTargets(t, path, []entry{sourcetest.Entry(s, nil)})
-	unlock, err := lock(context.Background(), path, 0)
+	unlock, err := lock(context.Background(), path, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}

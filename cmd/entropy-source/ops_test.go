@@ -44,3 +44,44 @@ func TestNoHTMLEscapes(t *testing.T) {
 		t.Errorf("file has HTML escapes:\n%s", data)
 	}
 }
+
+// TestNoLockLeft: a run on a targets file that does not exist, or is not
+// a file, leaves no lock file; a symbolic link where the lock file goes
+// is not followed.
+func TestNoLockLeft(t *testing.T) {
+	dir := t.TempDir()
+	key := keyFile(t, dir)
+	if err := os.Mkdir(filepath.Join(dir, "folder"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"nosuch.json", "no such file"},
+		{"nodir/targets.json", "no such file"},
+		{"folder", "not a regular file"},
+	} {
+		path := filepath.Join(dir, tc.name)
+		code, _, errs := run(t, testEnv(), "-k", key, "-t", path)
+		if code != 2 || !strings.Contains(errs, tc.want) || strings.Contains(errs, "lock") {
+			t.Errorf("%s: exit %d, %q; want 2 and %q", tc.name, code, errs, tc.want)
+		}
+		if _, err := os.Lstat(path + ".lock"); !os.IsNotExist(err) {
+			t.Errorf("%s: lock file left: %v", tc.name, err)
+		}
+	}
+
+	targets := filepath.Join(dir, "targets.json")
+	if err := os.WriteFile(targets, []byte("[]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(dir, "elsewhere")
+	if err := os.Symlink(elsewhere, targets+".lock"); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := run(t, testEnv(), "-k", key, "-t", targets)
+	if code != 1 || !strings.Contains(errs, "symbolic link") {
+		t.Errorf("symlinked lock file: exit %d, %q", code, errs)
+	}
+	if _, err := os.Lstat(elsewhere); !os.IsNotExist(err) {
+		t.Errorf("the lock file's link was followed: %v", err)
+	}
+}

@@ -119,3 +119,21 @@ func TestPrivateKeyRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendFailureLeavesNoLock: an --append that creates the targets
+// file and fails (here the temporary file's name is too long) leaves
+// neither the file nor its lock file.
+func TestAppendFailureLeavesNoLock(t *testing.T) {
+	dir := t.TempDir()
+	// 250 bytes: the lock file's name (255) fits, the temporary file's
+	// ("." + name + digits) does not.
+	targets := filepath.Join(dir, strings.Repeat("t", 250))
+	code, _, errs := run(t, "-a", "a.example:4141", "-k", vectors.Path(t, "sink.pub"), "--append", targets)
+	if code != 1 || !strings.Contains(errs, "file name too long") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 0 {
+		t.Errorf("left %v", left)
+	}
+}
