@@ -103,6 +103,9 @@ type Report struct {
 	// NextDue is the earliest Next of any entry after the run (zero if
 	// the file has no entries).
 	NextDue time.Time
+	// Misspellings are the file's unknown fields that look like known
+	// ones mistyped.
+	Misspellings []Misspelling
 }
 
 // Failed counts the due targets that were not delivered.
@@ -146,7 +149,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	now := cfg.now()
-	report := &Report{Targets: len(ts.Entries)}
+	report := &Report{Targets: len(ts.Entries), Misspellings: ts.Misspellings()}
 	for i, t := range ts.Entries {
 		if t.due(now) {
 			report.Results = append(report.Results, Result{index: i})

@@ -85,3 +85,37 @@ func TestNoLockLeft(t *testing.T) {
 		t.Errorf("the lock file's link was followed: %v", err)
 	}
 }
+
+// TestMisspelledField: an unknown field close to a known one is kept, and
+// a run warns about it once, naming both, however many entries have it.
+func TestMisspelledField(t *testing.T) {
+	dir := t.TempDir()
+	pub := signerPublic(t, dir)
+	a := sourcetest.Start(t, sourcetest.OK, pub)
+	b := sourcetest.Start(t, sourcetest.OK, pub)
+	targets := filepath.Join(dir, "targets.json")
+	sourcetest.WriteTargets(t, targets, []map[string]any{
+		sourcetest.Entry(a, map[string]any{"Name": "a", "Protocl": 1, "Keep": "x"}),
+		sourcetest.Entry(b, map[string]any{"Name": "b", "Protocl": 1, "intervall": 60}),
+	})
+	code, out, errs := run(t, testEnv(), "-k", filepath.Join(dir, "signer.key"), "-t", targets)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	if len(lines) != 2 || strings.Count(errs, `"Protocl"`) != 1 || strings.Count(errs, `"intervall"`) != 1 || strings.Contains(errs, "Keep") {
+		t.Fatalf("stderr:\n%s", errs)
+	}
+	for _, want := range []string{
+		`entropy-source: warning: ` + targets + `: entry 0 (Name "a", Address "` + a.Addr + `"): unknown field "Protocl" (also in entry 1) is kept but not used; did you mean "Protocol"?`,
+		`entry 1 (Name "b", Address "` + b.Addr + `"): unknown field "intervall" is kept but not used; did you mean "Interval"?`,
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %s:\n%s", want, errs)
+		}
+	}
+	data, _ := os.ReadFile(targets)
+	if !bytes.Contains(data, []byte(`"Protocl": 1`)) || !bytes.Contains(data, []byte(`"intervall": 60`)) {
+		t.Errorf("unknown fields not kept:\n%s", data)
+	}
+}

@@ -101,7 +101,11 @@ The signer key must not be readable by group or others.
 			ctx, stop := e.stopContext()
 			defer stop()
 			if daemon {
+				warned := map[string]bool{} // each warning once, not every minute
 				source.Daemon(ctx, cfg, source.DaemonPeriod, func(rep *source.Report, err error) {
+					if rep != nil {
+						warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, warned)
+					}
 					if err := outcome(cmd, rep, err, verbose); err != nil {
 						fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: %v\n", err)
 					}
@@ -109,6 +113,9 @@ The signer key must not be readable by group or others.
 				return nil
 			}
 			rep, err := source.Run(ctx, cfg)
+			if rep != nil {
+				warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, nil)
+			}
 			return outcome(cmd, rep, err, verbose)
 		},
 	}
@@ -144,6 +151,22 @@ func outcome(cmd *cobra.Command, rep *source.Report, err error, verbose bool) er
 		return cli.Exit(cli.ExitFail, fmt.Errorf("%d of %d due targets failed", rep.Failed(), len(rep.Results)))
 	}
 	return exitError(err)
+}
+
+// warnMisspellings prints a warning for each misspelled field of the
+// targets file at path, skipping those in seen (nil: none) and adding
+// them to it.
+func warnMisspellings(w io.Writer, path string, ms []source.Misspelling, seen map[string]bool) {
+	for _, m := range ms {
+		line := fmt.Sprintf("entropy-source: warning: %s: %s", path, m)
+		if seen != nil {
+			if seen[line] {
+				continue
+			}
+			seen[line] = true
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 // exitError gives err the exit status documented in exitCodes, and a hint
