@@ -127,13 +127,18 @@ func (r *Report) Failed() int {
 // Delivery failures are not errors: they are in the report (and in the
 // file's LastError). Run returns an error only when the run could not be
 // made: the lock (ErrLocked), the file (ErrConfig), the harvest
-// (ErrInsufficient or another harvester error) or writing the file.
+// (ErrInsufficient or another harvester error), writing the file, or ctx
+// ending first (ErrInterrupted, with no report). An interrupted run
+// records nothing: the file stays as the reservation left it.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.setDefaults()
 	if cfg.Signer == nil {
 		return nil, errors.New("source: no signer key")
 	}
 	unlock, err := lock(ctx, cfg.Targets, cfg.LockWait, false)
+	if err != nil && ctx.Err() != nil {
+		return nil, interrupted("waiting for the lock: nothing was sent or written")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +166,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	gen, err := cfg.Harvest(ctx)
+	if ctx.Err() != nil {
+		return nil, interrupted("harvesting: nothing was sent or written")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("source: harvesting: %w", err)
 	}
@@ -183,6 +191,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	r.sendAll(ctx, report.Results)
+	if ctx.Err() != nil {
+		// What reached a sink before the end is not recorded either: its
+		// target is sent again, with a new counter, by the next run.
+		return nil, interrupted("sending: the due targets stay due; the next run skips the counters reserved for them")
+	}
 
 	// Record: one atomic rewrite, not durable. Every counter in it is on
 	// disk already, so losing it to a crash only makes the targets due
@@ -199,6 +212,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return report, fmt.Errorf("source: recording the outcome (counters were reserved; the due targets will be sent again): %w", err)
 	}
 	return report, nil
+}
+
+// interrupted is the error of a run whose context ended while it was
+// doing what. It does not wrap ctx's error: ErrInterrupted says it.
+func interrupted(what string) error {
+	return fmt.Errorf("%w while %s", ErrInterrupted, what)
 }
 
 func nextDue(ts *Targets) time.Time {
@@ -270,8 +289,6 @@ func schedule(t *Target, res *Result, now time.Time, rnd io.Reader) {
 		t.Next = addSeconds(now, every+spread(every/spreadDivisor, rnd))
 		t.LastError = ""
 		t.Failures = 0
-	case errors.Is(res.err, context.Canceled):
-		// Interrupted (SIGTERM): still due, and not the sink's fault.
 	default:
 		t.Failures++
 		backoff := every

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os/signal"
-	"syscall"
+	"os"
 	"time"
 
 	"github.com/entropyshare/entropyshare/harvest"
@@ -31,20 +29,20 @@ Exit status:
   2  usage or configuration error: bad flag, missing or broken targets
      file, missing, broken or group/other-readable signer key,
      group/other-readable seed file
-  3  not enough healthy entropy: nothing was sent and nothing changed`
+  3  not enough healthy entropy: nothing was sent and nothing changed
+  130, 143
+     interrupted by SIGINT (Ctrl-C) or SIGTERM: the run stopped where it
+     was and recorded no outcome; the due targets stay due, and a counter
+     reserved for them is skipped. With --daemon the first signal lets the
+     run in progress finish (then exit 0) and a second interrupts it`
 
 // env is what tests replace.
 type env struct {
-	stopContext func() (context.Context, context.CancelFunc)
+	// signals delivers SIGINT and SIGTERM until its stop function is called.
+	signals func() (<-chan os.Signal, func())
 }
 
-func defaultEnv() env {
-	return env{
-		stopContext: func() (context.Context, context.CancelFunc) {
-			return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-		},
-	}
-}
+func defaultEnv() env { return env{signals: notifySignals} }
 
 func newCommand(e env) *cobra.Command {
 	var (
@@ -70,10 +68,12 @@ starts at 1m and doubles up to its Interval, with the reason in LastError.
 A sink that reports a higher stored counter (status 0x02) is followed, at
 most 2^32 ahead, and sent once more.
 
-It prints nothing when every due target was delivered, unless -v; otherwise
-one line per due target. With --daemon it stays running and scans the
-targets file every minute, for systems without cron; SIGTERM or SIGINT stops
-it after the run in progress.
+It prints nothing when every due target was delivered, unless --verbose;
+otherwise one line per due target. SIGINT or SIGTERM interrupts a run: it
+records nothing, prints "interrupted" and exits 130 or 143. With --daemon
+it stays running and scans the targets file every minute, for systems
+without cron; SIGTERM or SIGINT stops it after the run in progress, which
+its timeouts bound, and a second signal interrupts that run.
 
 The signer key must not be readable by group or others.
 ` + exitCodes,
@@ -98,11 +98,16 @@ The signer key must not be readable by group or others.
 			cfg.Targets = targetsPath
 			cfg.Signer = key
 			cfg.Harvest = harvester(&hcfg, seedPath)
-			ctx, stop := e.stopContext()
-			defer stop()
+			w := e.watch(daemon, cmd.ErrOrStderr())
+			defer w.release()
 			if daemon {
 				warned := map[string]bool{} // each warning once, not every minute
-				source.Daemon(ctx, cfg, source.DaemonPeriod, func(rep *source.Report, err error) {
+				var cut error
+				source.Daemon(w.ctx, w.stopping, cfg, source.DaemonPeriod, func(rep *source.Report, err error) {
+					if errors.Is(err, source.ErrInterrupted) {
+						cut = err // the daemon's own exit says it
+						return
+					}
 					if rep != nil {
 						warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, warned)
 					}
@@ -110,9 +115,12 @@ The signer key must not be readable by group or others.
 						fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: %v\n", err)
 					}
 				})
-				return nil
+				return w.interrupted(cut)
 			}
-			rep, err := source.Run(ctx, cfg)
+			rep, err := source.Run(w.ctx, cfg)
+			if errors.Is(err, source.ErrInterrupted) {
+				return w.interrupted(err)
+			}
 			if rep != nil {
 				warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, nil)
 			}
@@ -251,11 +259,11 @@ generator, and writes BYTES of its output to stdout (raw, or hex with --hex).
 			if n < 0 {
 				return cli.Usagef("-n %d: want a byte count of 0 or more", n)
 			}
-			ctx, stop := e.stopContext()
-			defer stop()
-			gen, _, err := harvest.Harvest(ctx, *hcfg, *seedPath)
+			sw := e.watch(false, cmd.ErrOrStderr())
+			defer sw.release()
+			gen, _, err := harvest.Harvest(sw.ctx, *hcfg, *seedPath)
 			if err != nil {
-				return exitError(err)
+				return sw.interrupted(exitError(err))
 			}
 			var w io.Writer = cmd.OutOrStdout()
 			if asHex {
@@ -287,17 +295,17 @@ rewrites the seed file given with -s.
   entropy-source sources -s /var/lib/entropyshare/seed`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := e.stopContext()
-			defer stop()
+			w := e.watch(false, cmd.ErrOrStderr())
+			defer w.release()
 			// The harvest a run would make, seed file included: the
 			// generator is dropped, the report printed.
-			_, rep, err := harvest.Harvest(ctx, *hcfg, *seedPath)
+			_, rep, err := harvest.Harvest(w.ctx, *hcfg, *seedPath)
 			if rep != nil {
 				if werr := rep.WriteTable(cmd.OutOrStdout()); werr != nil {
 					return werr
 				}
 			}
-			return exitError(err)
+			return w.interrupted(exitError(err))
 		},
 	}
 }

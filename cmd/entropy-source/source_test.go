@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rsa"
 	"math/rand/v2"
 	"os"
@@ -33,10 +32,9 @@ func keyFile(t testing.TB, dir string) string {
 	return path
 }
 
+// testEnv is the environment of a command in a test: no signals.
 func testEnv() env {
-	e := defaultEnv()
-	e.stopContext = func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }
-	return e
+	return env{signals: func() (<-chan os.Signal, func()) { return nil, func() {} }}
 }
 
 func run(t *testing.T, e env, args ...string) (code int, stdout, stderr string) {
@@ -206,21 +204,21 @@ func TestHarvestAndSources(t *testing.T) {
 }
 
 // TestDaemon: --daemon runs at once, keeps going, and stops with exit 0
-// when its context (SIGTERM) ends.
+// at SIGTERM.
 func TestDaemon(t *testing.T) {
 	dir := t.TempDir()
 	pub := signerPublic(t, dir)
 	s := sourcetest.Start(t, sourcetest.OK, pub)
 	targets := filepath.Join(dir, "targets.json")
 	sourcetest.WriteTargets(t, targets, []map[string]any{sourcetest.Entry(s, nil)})
-	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
 	e := testEnv()
-	e.stopContext = func() (context.Context, context.CancelFunc) { return ctx, cancel }
+	e.signals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
 	go func() {
 		for len(s.Accepted()) == 0 {
 			time.Sleep(10 * time.Millisecond)
 		}
-		cancel()
+		sigs <- syscall.SIGTERM
 	}()
 	code, _, errs := run(t, e, "--daemon", "-k", filepath.Join(dir, "signer.key"), "-t", targets)
 	if code != 0 || !slices.Equal(s.Accepted(), []int64{1}) {
