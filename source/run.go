@@ -280,8 +280,8 @@ func (r *run) reserve(i int, counter int64) error {
 }
 
 // schedule records res in t: the next due time, counted from the run's
-// start (now), with a random spread drawn from rnd; LastError; and the
-// failure count.
+// start (now), with a random spread drawn from rnd; LastError; the
+// failure count; and, for a delivery, LastSuccess (now).
 func schedule(t *Target, res *Result, now time.Time, rnd io.Reader) {
 	every := t.every()
 	switch {
@@ -289,6 +289,7 @@ func schedule(t *Target, res *Result, now time.Time, rnd io.Reader) {
 		t.Next = addSeconds(now, every+spread(every/spreadDivisor, rnd))
 		t.LastError = ""
 		t.Failures = 0
+		t.LastSuccess = now.Unix()
 	default:
 		t.Failures++
 		backoff := every

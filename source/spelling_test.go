@@ -6,7 +6,7 @@ import (
 )
 
 func TestMisspellings(t *testing.T) {
-	want := []string{"Address", "Public", "Counter", "Next", "Name", "Protocol", "Interval", "LastError", "Failures"}
+	want := []string{"Address", "Public", "Counter", "Next", "Name", "Protocol", "Interval", "LastError", "Failures", "LastSuccess"}
 	for _, f := range want {
 		if !slices.Contains(targetFields, f) {
 			t.Errorf("targetFields %v lacks %s", targetFields, f)

@@ -130,7 +130,7 @@ func TestDaemonSIGTERM(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tg := ts.Entries[0]; tg.Counter != 1 || tg.LastError != "" || tg.Failures != 0 || tg.Next <= time.Now().Unix() || len(s.Accepted()) != 1 {
+		if tg := ts.Entries[0]; tg.Counter != 1 || tg.LastError != "" || tg.Failures != 0 || tg.Next <= time.Now().Unix() || tg.LastSuccess == 0 || len(s.Accepted()) != 1 {
 			t.Errorf("after the run: %+v, sink accepted %v", tg, s.Accepted())
 		}
 	})
