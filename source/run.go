@@ -36,6 +36,13 @@ type Config struct {
 	// LockWait is how long to wait for another run's lock (DefaultLockWait).
 	LockWait time.Duration
 
+	// Only, if not empty, limits the run to the entries whose Name or
+	// Address it lists; a name that matches none is an error
+	// (ErrNoSuchTarget, ErrConfig) before anything is sent.
+	Only []string
+	// Force sends to every entry the run considers, whatever its Next.
+	Force bool
+
 	// For tests. now is the clock for timestamps and schedules (default
 	// time.Now; network deadlines use the real clock). writeFile replaces
 	// the targets file (default writeFile): tests watch or fail the run's
@@ -155,10 +162,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	now := cfg.now()
 	report := &Report{Targets: len(ts.Entries), Misspellings: ts.Misspellings()}
-	for i, t := range ts.Entries {
-		if t.due(now) {
-			report.Results = append(report.Results, Result{index: i})
-		}
+	due, err := cfg.selectDue(ts, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range due {
+		report.Results = append(report.Results, Result{index: i})
 	}
 	if len(report.Results) == 0 {
 		report.NextDue = nextDue(ts)
