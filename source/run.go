@@ -292,7 +292,7 @@ func (r *run) reserve(i int, counter int64) error {
 // start (now), with a random spread drawn from rnd; LastError; the
 // failure count; and, for a delivery, LastSuccess (now).
 func schedule(t *Target, res *Result, now time.Time, rnd io.Reader) {
-	every := t.every()
+	every := t.Every()
 	switch {
 	case res.Delivered:
 		t.Next = addSeconds(now, every+spread(every/spreadDivisor, rnd))

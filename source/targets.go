@@ -79,8 +79,8 @@ func (t *Target) Proto() packet.Protocol {
 	return packet.Protocol(t.Protocol)
 }
 
-// every returns the entry's interval, the default filled in.
-func (t *Target) every() time.Duration {
+// Every returns the entry's interval, the default filled in.
+func (t *Target) Every() time.Duration {
 	if t.Interval <= 0 {
 		return DefaultInterval
 	}

@@ -34,7 +34,7 @@ func TestOriginalTargetEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg := ts.Entries[0]
-	if len(ts.Entries) != 1 || tg.Address != "127.0.0.1:4141" || tg.Public != PublicKey(*pub) || tg.Counter != 0 || tg.Proto() != 2 || tg.every() != DefaultInterval {
+	if len(ts.Entries) != 1 || tg.Address != "127.0.0.1:4141" || tg.Public != PublicKey(*pub) || tg.Counter != 0 || tg.Proto() != 2 || tg.Every() != DefaultInterval {
 		t.Fatalf("parsed %+v", tg)
 	}
 	out, err := ts.marshal()

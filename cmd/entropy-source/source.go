@@ -16,6 +16,7 @@ import (
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/source"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes beyond internal/cli's 0, 1 and 2.
@@ -40,19 +41,20 @@ Exit status:
 type env struct {
 	// signals delivers SIGINT and SIGTERM until its stop function is called.
 	signals func() (<-chan os.Signal, func())
+	// now is the clock of what the commands print (status's "in 5h12m").
+	now func() time.Time
 }
 
-func defaultEnv() env { return env{signals: notifySignals} }
+func defaultEnv() env { return env{signals: notifySignals, now: time.Now} }
 
 func newCommand(e env) *cobra.Command {
 	var (
-		keyPath, targetsPath, seedPath string
-		verbose, daemon                bool
-		cfg                            source.Config
-		hcfg                           harvest.Config
+		seedPath string
+		hcfg     harvest.Config
 	)
+	r := &runner{e: e, hcfg: &hcfg, seedPath: &seedPath}
 	cmd := &cobra.Command{
-		Use:   "entropy-source [-k signer.key] [-t targets.json] [-s seed] [-v] [--daemon]",
+		Use:   "entropy-source [-k signer.key] [-t targets.json] [-s seed] [--verbose] [--daemon] [--dry-run]",
 		Short: "Push signed entropy packets to every sink that is due",
 		Long: `entropy-source makes one run: it locks the targets file (a lock file beside
 it, so overlapping cron runs never both send), harvests and health-tests
@@ -75,71 +77,116 @@ it stays running and scans the targets file every minute, for systems
 without cron; SIGTERM or SIGINT stops it after the run in progress, which
 its timeouts bound, and a second signal interrupts that run.
 
+--dry-run prints what a run would send (the targets and their counters)
+and does nothing else: no lock, no harvest, nothing signed or written.
+
 The signer key must not be readable by group or others.
 ` + exitCodes,
 		Example: `  entropy-source -k signer.key -t targets.json -s seed
-  entropy-source -k /etc/entropyshare/signer.key -t /var/lib/entropyshare/targets.json -v
+  entropy-source -k /etc/entropyshare/signer.key -t /var/lib/entropyshare/targets.json --verbose
   entropy-source --daemon -k signer.key -t targets.json
-  entropy-source harvest -n 32 | xxd          # generator output
-  entropy-source sources                      # the entropy sources and their health
+  entropy-source --dry-run -k signer.key -t targets.json   # what would be sent now
+  entropy-source check -k signer.key -t targets.json -s seed   # validate everything, send nothing
+  entropy-source status -t targets.json                    # every target: counter, next, last error
+  entropy-source send --now vps1                           # send to vps1 at once
+  entropy-source harvest --bytes 32 | xxd                  # generator output
+  entropy-source sources                                   # the entropy sources and their health
   entropy-target -a vps1.example.net:4141 -k sink.pub --append targets.json   # add a sink`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := keys.LoadRSAPrivate(keyPath)
-			if err != nil {
-				return exitError(err)
-			}
-			// Checked now, like the key, rather than when a target is due.
-			if seedPath != "" {
-				if err := harvest.CheckSeedFile(seedPath); err != nil {
-					return exitError(err)
-				}
-			}
-			cfg.Targets = targetsPath
-			cfg.Signer = key
-			cfg.Harvest = harvester(&hcfg, seedPath)
-			w := e.watch(daemon, cmd.ErrOrStderr())
-			defer w.release()
-			if daemon {
-				warned := map[string]bool{} // each warning once, not every minute
-				var cut error
-				source.Daemon(w.ctx, w.stopping, cfg, source.DaemonPeriod, func(rep *source.Report, err error) {
-					if errors.Is(err, source.ErrInterrupted) {
-						cut = err // the daemon's own exit says it
-						return
-					}
-					if rep != nil {
-						warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, warned)
-					}
-					if err := outcome(cmd, rep, err, verbose); err != nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: %v\n", err)
-					}
-				})
-				return w.interrupted(cut)
-			}
-			rep, err := source.Run(w.ctx, cfg)
-			if errors.Is(err, source.ErrInterrupted) {
-				return w.interrupted(err)
-			}
-			if rep != nil {
-				warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, nil)
-			}
-			return outcome(cmd, rep, err, verbose)
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return r.run(cmd) },
 	}
-	f := cmd.Flags()
-	f.StringVarP(&keyPath, "key", "k", "signer.key", "RSA signer private key (mode 0600)")
-	f.StringVarP(&targetsPath, "targets", "t", "targets.json", "targets file (JSON array; see entropy-target)")
-	f.BoolVarP(&verbose, "verbose", "v", false, "print a line per due target even when all were delivered")
-	f.BoolVar(&daemon, "daemon", false, "keep running and scan the targets file every minute")
-	f.IntVar(&cfg.Concurrency, "concurrency", source.DefaultConcurrency, "sinks to talk to at once")
-	f.DurationVar(&cfg.DialTimeout, "dial-timeout", source.DefaultDialTimeout, "time to connect to a sink, name lookup included")
-	f.DurationVar(&cfg.IOTimeout, "timeout", source.DefaultIOTimeout, "time to send a packet and read the sink's reply")
-	f.DurationVar(&cfg.LockWait, "lock-wait", source.DefaultLockWait, "time to wait for another run's lock on the targets file")
+	r.addFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&r.daemon, "daemon", false, "keep running and scan the targets file every minute")
 	cmd.PersistentFlags().StringVarP(&seedPath, "seed", "s", "", "seed file the generator reads and rewrites")
 	addHarvestFlags(cmd.PersistentFlags(), &hcfg)
-	cmd.AddCommand(harvestCommand(e, &hcfg, &seedPath), sourcesCommand(e, &hcfg, &seedPath))
+	cmd.RegisterFlagCompletionFunc("sources", completeSources)
+	cmd.AddCommand(
+		statusCommand(e),
+		sendCommand(e, &hcfg, &seedPath),
+		checkCommand(e, &hcfg, &seedPath),
+		harvestCommand(e, &hcfg, &seedPath),
+		sourcesCommand(e, &hcfg, &seedPath),
+	)
 	return cmd
+}
+
+// runner holds the flags of a run (the root command's and send's) and
+// makes it.
+type runner struct {
+	e                    env
+	hcfg                 *harvest.Config
+	seedPath             *string
+	keyPath, targetsPath string
+	verbose, dryRun      bool
+	daemon               bool
+	cfg                  source.Config
+}
+
+func (r *runner) addFlags(f *pflag.FlagSet) {
+	f.StringVarP(&r.keyPath, "key", "k", "signer.key", "RSA signer private key (mode 0600)")
+	f.StringVarP(&r.targetsPath, "targets", "t", "targets.json", "targets file (JSON array; see entropy-target)")
+	f.BoolVar(&r.verbose, "verbose", false, "print a line per due target even when all were delivered")
+	f.BoolVar(&r.dryRun, "dry-run", false, "print what would be sent (targets, counters) and do nothing")
+	f.IntVar(&r.cfg.Concurrency, "concurrency", source.DefaultConcurrency, "sinks to talk to at once")
+	f.DurationVar(&r.cfg.DialTimeout, "dial-timeout", source.DefaultDialTimeout, "time to connect to a sink, name lookup included")
+	f.DurationVar(&r.cfg.IOTimeout, "timeout", source.DefaultIOTimeout, "time to send a packet and read the sink's reply")
+	f.DurationVar(&r.cfg.LockWait, "lock-wait", source.DefaultLockWait, "time to wait for another run's lock on the targets file")
+}
+
+func (r *runner) run(cmd *cobra.Command) error {
+	if r.daemon && r.dryRun {
+		return cli.Usagef("--dry-run and --daemon: choose one")
+	}
+	key, err := keys.LoadRSAPrivate(r.keyPath)
+	if err != nil {
+		return exitError(err)
+	}
+	// Checked now, like the key, rather than when a target is due.
+	if *r.seedPath != "" {
+		if err := harvest.CheckSeedFile(*r.seedPath); err != nil {
+			return exitError(err)
+		}
+	}
+	cfg := r.cfg
+	cfg.Targets = r.targetsPath
+	cfg.Signer = key
+	cfg.Harvest = harvester(r.hcfg, *r.seedPath)
+	if r.dryRun {
+		rep, err := source.Plan(cfg)
+		if err != nil {
+			return exitError(err)
+		}
+		warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, nil)
+		printPlan(cmd.OutOrStdout(), rep, r.e.now())
+		return nil
+	}
+	w := r.e.watch(r.daemon, cmd.ErrOrStderr())
+	defer w.release()
+	if r.daemon {
+		warned := map[string]bool{} // each warning once, not every minute
+		var cut error
+		source.Daemon(w.ctx, w.stopping, cfg, source.DaemonPeriod, func(rep *source.Report, err error) {
+			if errors.Is(err, source.ErrInterrupted) {
+				cut = err // the daemon's own exit says it
+				return
+			}
+			if rep != nil {
+				warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, warned)
+			}
+			if err := outcome(cmd, rep, err, r.verbose); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: %v\n", err)
+			}
+		})
+		return w.interrupted(cut)
+	}
+	rep, err := source.Run(w.ctx, cfg)
+	if errors.Is(err, source.ErrInterrupted) {
+		return w.interrupted(err)
+	}
+	if rep != nil {
+		warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, nil)
+	}
+	return outcome(cmd, rep, err, r.verbose)
 }
 
 // outcome prints a run's report and turns it into the exit code.
@@ -246,18 +293,19 @@ func harvestCommand(e env, hcfg *harvest.Config, seedPath *string) *cobra.Comman
 		asHex bool
 	)
 	cmd := &cobra.Command{
-		Use:   "harvest [-n BYTES] [--hex]",
+		Use:   "harvest [--bytes N] [--hex]",
 		Short: "Harvest once and print generator output",
 		Long: `harvest gathers and health-tests entropy as a run does, seeds the
-generator, and writes BYTES of its output to stdout (raw, or hex with --hex).
+generator, and writes N bytes of its output to stdout (raw, or hex with
+--hex).
 ` + exitCodes,
-		Example: `  entropy-source harvest -n 32 | xxd
-  entropy-source harvest -n 1048576 | rngtest
+		Example: `  entropy-source harvest --bytes 32 | xxd
+  entropy-source harvest --bytes 1048576 | rngtest
   entropy-source harvest --hex`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if n < 0 {
-				return cli.Usagef("-n %d: want a byte count of 0 or more", n)
+				return cli.Usagef("--bytes %d: want a byte count of 0 or more", n)
 			}
 			sw := e.watch(false, cmd.ErrOrStderr())
 			defer sw.release()
@@ -278,7 +326,7 @@ generator, and writes BYTES of its output to stdout (raw, or hex with --hex).
 			return err
 		},
 	}
-	cmd.Flags().IntVarP(&n, "bytes", "n", 32, "bytes to print")
+	cmd.Flags().IntVar(&n, "bytes", 32, "bytes to print")
 	cmd.Flags().BoolVar(&asHex, "hex", false, "print hex instead of raw bytes")
 	return cmd
 }
