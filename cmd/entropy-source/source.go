@@ -119,6 +119,7 @@ type runner struct {
 	keyPath, targetsPath string
 	verbose, dryRun      bool
 	daemon               bool
+	metricsPath          string
 	cfg                  source.Config
 }
 
@@ -127,6 +128,7 @@ func (r *runner) addFlags(f *pflag.FlagSet) {
 	f.StringVarP(&r.targetsPath, "targets", "t", "targets.json", "targets file (JSON array; see entropy-target)")
 	f.BoolVar(&r.verbose, "verbose", false, "print a line per due target even when all were delivered")
 	f.BoolVar(&r.dryRun, "dry-run", false, "print what would be sent (targets, counters) and do nothing")
+	f.StringVar(&r.metricsPath, "metrics-file", "", "after each run, write its outcome to `FILE.prom` for node_exporter's textfile collector")
 	f.IntVar(&r.cfg.Concurrency, "concurrency", source.DefaultConcurrency, "sinks to talk to at once")
 	f.DurationVar(&r.cfg.DialTimeout, "dial-timeout", source.DefaultDialTimeout, "time to connect to a sink, name lookup included")
 	f.DurationVar(&r.cfg.IOTimeout, "timeout", source.DefaultIOTimeout, "time to send a packet and read the sink's reply")
@@ -150,7 +152,27 @@ func (r *runner) run(cmd *cobra.Command) error {
 	cfg := r.cfg
 	cfg.Targets = r.targetsPath
 	cfg.Signer = key
-	cfg.Harvest = harvester(r.hcfg, *r.seedPath)
+	var m *metricsFile
+	var report func(*harvest.Report)
+	if r.metricsPath != "" && !r.dryRun {
+		if err := checkMetricsPath(r.metricsPath); err != nil {
+			return err
+		}
+		m = &metricsFile{path: r.metricsPath, targets: r.targetsPath}
+		report = m.harvested
+	}
+	// record writes the metrics file, if asked, after a run that took
+	// took and ends with result. Failing to is a warning: the run's exit
+	// status is about the sinks.
+	record := func(took time.Duration, result error) {
+		if m == nil {
+			return
+		}
+		if err := m.write(took, exitCode(result), time.Now()); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: warning: %v\n", err)
+		}
+	}
+	cfg.Harvest = harvester(r.hcfg, *r.seedPath, report)
 	if r.dryRun {
 		rep, err := source.Plan(cfg)
 		if err != nil {
@@ -165,7 +187,7 @@ func (r *runner) run(cmd *cobra.Command) error {
 	if r.daemon {
 		warned := map[string]bool{} // each warning once, not every minute
 		var cut error
-		source.Daemon(w.ctx, w.stopping, cfg, source.DaemonPeriod, func(rep *source.Report, err error) {
+		source.Daemon(w.ctx, w.stopping, cfg, source.DaemonPeriod, func(rep *source.Report, err error, took time.Duration) {
 			if errors.Is(err, source.ErrInterrupted) {
 				cut = err // the daemon's own exit says it
 				return
@@ -173,20 +195,26 @@ func (r *runner) run(cmd *cobra.Command) error {
 			if rep != nil {
 				warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, warned)
 			}
-			if err := outcome(cmd, rep, err, r.verbose); err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: %v\n", err)
+			result := outcome(cmd, rep, err, r.verbose)
+			record(took, result)
+			if result != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: %v\n", result)
 			}
 		})
 		return w.interrupted(cut)
 	}
+	start := time.Now()
 	rep, err := source.Run(w.ctx, cfg)
+	took := time.Since(start)
 	if errors.Is(err, source.ErrInterrupted) {
 		return w.interrupted(err)
 	}
 	if rep != nil {
 		warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, nil)
 	}
-	return outcome(cmd, rep, err, r.verbose)
+	result := outcome(cmd, rep, err, r.verbose)
+	record(took, result)
+	return result
 }
 
 // outcome prints a run's report and turns it into the exit code.
