@@ -336,10 +336,13 @@ generator, and writes N bytes of its output to stdout (raw, or hex with
 				return cli.Usagef("--bytes %d: want a byte count of 0 or more", n)
 			}
 			sw := e.watch(false, cmd.ErrOrStderr())
-			defer sw.release()
 			gen, _, err := harvest.Harvest(sw.ctx, *hcfg, *seedPath)
+			err = sw.interrupted(exitError(err))
+			// From here a signal kills the process as usual: the copy
+			// below does not watch a context.
+			sw.release()
 			if err != nil {
-				return sw.interrupted(exitError(err))
+				return err
 			}
 			var w io.Writer = cmd.OutOrStdout()
 			if asHex {
