@@ -458,7 +458,7 @@ type sourceRun struct {
 
 func runSource(t *testing.T, ns string, s *signer, targets, seed string, extra ...string) sourceRun {
 	t.Helper()
-	args := append([]string{"-k", s.Key, "-t", targets, "-s", seed, "-v"}, extra...)
+	args := append([]string{"-k", s.Key, "-t", targets, "-s", seed, "--verbose"}, extra...)
 	cmd := nsCommand(ns, bin("entropy-source"), args...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()

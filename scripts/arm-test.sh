@@ -35,7 +35,7 @@ wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 # 1. ARM source: sources table and generator output.
 $qemu "$arm/entropy-source" sources >sources.log 2>&1 || fail "ARM entropy-source sources"
 grep -q '^kernel *ok' sources.log || fail "ARM sources table has no healthy kernel source"
-n=$($qemu "$arm/entropy-source" harvest -n 4096 | wc -c)
+n=$($qemu "$arm/entropy-source" harvest --bytes 4096 | wc -c)
 [ "$n" = 4096 ] || fail "ARM harvest gave $n bytes, want 4096"
 
 # 2. ARM source -> amd64 sink (file pool).
@@ -45,7 +45,7 @@ p1=$(port)
 pids+=($!)
 wait_port "$p1" || fail "amd64 sink did not listen"
 "$bin/entropy-target" -a "127.0.0.1:$p1" -k sink.pub --append t1.json 2>/dev/null
-$qemu "$arm/entropy-source" -k signer.key -t t1.json -s seed -v >src1.log 2>&1 || fail "ARM source run"
+$qemu "$arm/entropy-source" -k signer.key -t t1.json -s seed --verbose >src1.log 2>&1 || fail "ARM source run"
 sleep 0.3
 [ "$(stat -c %s pool1 2>/dev/null || echo 0)" = 1024 ] || fail "amd64 sink pool did not grow by 1024 bytes"
 
@@ -66,7 +66,7 @@ pt=$(port)
 pids+=($!)
 wait_port "$pt" || fail "amd64 sink for the TPM signer did not listen"
 "$bin/entropy-target" -a "127.0.0.1:$pt" -k sink.pub --append ttpm.json 2>/dev/null
-$qemu "$arm/entropy-source" -k tpmsigner.tpm -t ttpm.json -s seed -v >srctpm.log 2>&1 || fail "ARM source run signed in the TPM"
+$qemu "$arm/entropy-source" -k tpmsigner.tpm -t ttpm.json -s seed --verbose >srctpm.log 2>&1 || fail "ARM source run signed in the TPM"
 sleep 0.3
 [ "$(stat -c %s pooltpm 2>/dev/null || echo 0)" = 1024 ] || fail "amd64 sink pool did not grow by 1024 bytes from the TPM-signed packet"
 $qemu "$arm/entropy-source" sources --tpm-device "tcp://127.0.0.1:$tp" >sourcestpm.log 2>&1 || fail "ARM entropy-source sources with swtpm"
@@ -80,7 +80,7 @@ $qemu "$arm/entropy-sink" -f sink2.json >sink2.log 2>&1 &
 pids+=($!)
 wait_port "$p2" || fail "ARM sink did not listen"
 "$bin/entropy-target" -a "127.0.0.1:$p2" -k sink.pub --append t2.json 2>/dev/null
-"$bin/entropy-source" -k signer.key -t t2.json -v >src2.log 2>&1 || fail "amd64 source run to the ARM sink"
+"$bin/entropy-source" -k signer.key -t t2.json --verbose >src2.log 2>&1 || fail "amd64 source run to the ARM sink"
 sleep 0.3
 grep -q 'msg=accepted' sink2.log || fail "ARM sink accepted nothing"
 grep -q '/dev/random' sink2.log || fail "ARM sink did not report the /dev/random fallback"

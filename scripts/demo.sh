@@ -35,7 +35,7 @@ step "targets file on the board"
 cat targets.json
 
 step "one source run: harvest, seal, push"
-"$bin/entropy-source" -k signer.key -t targets.json -s seed -v
+"$bin/entropy-source" -k signer.key -t targets.json -s seed --verbose
 
 step "the pool was fed"
 sleep 0.2

@@ -17,7 +17,7 @@ func Append(ctx context.Context, path string, t *Target, lockWait time.Duration)
 	if err := t.Validate(); err != nil {
 		return fmt.Errorf("source: new target: %w", err)
 	}
-	unlock, err := lock(ctx, path, lockWait)
+	unlock, err := lock(ctx, path, lockWait, true)
 	if err != nil {
 		return err
 	}

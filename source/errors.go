@@ -19,6 +19,11 @@ var (
 	// enough healthy entropy; a run that gets it sends nothing.
 	ErrInsufficient = errors.New("source: not enough healthy entropy")
 
+	// ErrInterrupted: the run's context ended before the run was done.
+	// Nothing of its outcome is written: the due targets stay due, and
+	// any counters reserved for them are skipped by the next run.
+	ErrInterrupted = errors.New("source: run interrupted")
+
 	// ErrDuplicate: an entry with the same Address and Public exists.
 	// It is only returned wrapped in an error that names the package and
 	// the file, so its own text has no prefix.

@@ -36,6 +36,13 @@ type Config struct {
 	// LockWait is how long to wait for another run's lock (DefaultLockWait).
 	LockWait time.Duration
 
+	// Only, if not empty, limits the run to the entries whose Name or
+	// Address it lists; a name that matches none is an error
+	// (ErrNoSuchTarget, ErrConfig) before anything is sent.
+	Only []string
+	// Force sends to every entry the run considers, whatever its Next.
+	Force bool
+
 	// For tests. now is the clock for timestamps and schedules (default
 	// time.Now; network deadlines use the real clock). writeFile replaces
 	// the targets file (default writeFile): tests watch or fail the run's
@@ -103,6 +110,9 @@ type Report struct {
 	// NextDue is the earliest Next of any entry after the run (zero if
 	// the file has no entries).
 	NextDue time.Time
+	// Misspellings are the file's unknown fields that look like known
+	// ones mistyped.
+	Misspellings []Misspelling
 }
 
 // Failed counts the due targets that were not delivered.
@@ -124,13 +134,18 @@ func (r *Report) Failed() int {
 // Delivery failures are not errors: they are in the report (and in the
 // file's LastError). Run returns an error only when the run could not be
 // made: the lock (ErrLocked), the file (ErrConfig), the harvest
-// (ErrInsufficient or another harvester error) or writing the file.
+// (ErrInsufficient or another harvester error), writing the file, or ctx
+// ending first (ErrInterrupted, with no report). An interrupted run
+// records nothing: the file stays as the reservation left it.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.setDefaults()
 	if cfg.Signer == nil {
 		return nil, errors.New("source: no signer key")
 	}
-	unlock, err := lock(ctx, cfg.Targets, cfg.LockWait)
+	unlock, err := lock(ctx, cfg.Targets, cfg.LockWait, false)
+	if err != nil && ctx.Err() != nil {
+		return nil, interrupted("waiting for the lock: nothing was sent or written")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -146,11 +161,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	now := cfg.now()
-	report := &Report{Targets: len(ts.Entries)}
-	for i, t := range ts.Entries {
-		if t.due(now) {
-			report.Results = append(report.Results, Result{index: i})
-		}
+	report := &Report{Targets: len(ts.Entries), Misspellings: ts.Misspellings()}
+	due, err := cfg.selectDue(ts, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range due {
+		report.Results = append(report.Results, Result{index: i})
 	}
 	if len(report.Results) == 0 {
 		report.NextDue = nextDue(ts)
@@ -158,6 +175,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	gen, err := cfg.Harvest(ctx)
+	if ctx.Err() != nil {
+		return nil, interrupted("harvesting: nothing was sent or written")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("source: harvesting: %w", err)
 	}
@@ -180,6 +200,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	r.sendAll(ctx, report.Results)
+	if ctx.Err() != nil {
+		// What reached a sink before the end is not recorded either: its
+		// target is sent again, with a new counter, by the next run.
+		return nil, interrupted("sending: the due targets stay due; the next run skips the counters reserved for them")
+	}
 
 	// Record: one atomic rewrite, not durable. Every counter in it is on
 	// disk already, so losing it to a crash only makes the targets due
@@ -196,6 +221,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return report, fmt.Errorf("source: recording the outcome (counters were reserved; the due targets will be sent again): %w", err)
 	}
 	return report, nil
+}
+
+// interrupted is the error of a run whose context ended while it was
+// doing what. It does not wrap ctx's error: ErrInterrupted says it.
+func interrupted(what string) error {
+	return fmt.Errorf("%w while %s", ErrInterrupted, what)
 }
 
 func nextDue(ts *Targets) time.Time {
@@ -258,17 +289,16 @@ func (r *run) reserve(i int, counter int64) error {
 }
 
 // schedule records res in t: the next due time, counted from the run's
-// start (now), with a random spread drawn from rnd; LastError; and the
-// failure count.
+// start (now), with a random spread drawn from rnd; LastError; the
+// failure count; and, for a delivery, LastSuccess (now).
 func schedule(t *Target, res *Result, now time.Time, rnd io.Reader) {
-	every := t.every()
+	every := t.Every()
 	switch {
 	case res.Delivered:
 		t.Next = addSeconds(now, every+spread(every/spreadDivisor, rnd))
 		t.LastError = ""
 		t.Failures = 0
-	case errors.Is(res.err, context.Canceled):
-		// Interrupted (SIGTERM): still due, and not the sink's fault.
+		t.LastSuccess = now.Unix()
 	default:
 		t.Failures++
 		backoff := every

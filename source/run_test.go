@@ -188,7 +188,7 @@ func TestLocked(t *testing.T) {
 	s := sourcetest.Start(t, sourcetest.OK, &key.PublicKey)
 	path := filepath.Join(t.TempDir(), "targets.json")
 	before := sourcetest.WriteTargets(t, path, []entry{sourcetest.Entry(s, nil)})
-	unlock, err := lock(context.Background(), path, 0)
+	unlock, err := lock(context.Background(), path, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,8 +293,9 @@ func noRunGoroutines(t *testing.T) {
 	}
 }
 
-// A run cancelled while its sinks hang returns promptly, records the
-// failures, and leaves no goroutine behind.
+// A run cancelled while its sinks hang returns promptly with
+// ErrInterrupted, records nothing after the reservation, and leaves no
+// goroutine behind.
 func TestCancelledRunLeavesNothing(t *testing.T) {
 	key := testSigner(t)
 	var entries []entry
@@ -306,24 +307,31 @@ func TestCancelledRunLeavesNothing(t *testing.T) {
 	sourcetest.WriteTargets(t, path, entries)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
+	var reserved []byte
+	cfg := Config{Targets: path, Signer: key, writeFile: func(path string, data []byte, perm os.FileMode, durable bool) error {
+		if durable {
+			reserved = data
+		}
+		return writeFile(path, data, perm, durable)
+	}}
 	start := time.Now()
-	rep, err := Run(ctx, Config{Targets: path, Signer: key})
-	if err != nil {
-		t.Fatal(err)
+	rep, err := Run(ctx, cfg)
+	if !errors.Is(err, ErrInterrupted) || rep != nil {
+		t.Fatalf("err = %v, report %v; want ErrInterrupted and none", err, rep)
 	}
 	if took := time.Since(start); took > 20*time.Second {
 		t.Fatalf("cancelled run took %s", took)
 	}
-	if rep.Failed() != len(entries) {
-		t.Fatalf("%d failed, want all %d", rep.Failed(), len(entries))
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, reserved) {
+		t.Fatalf("file after the run:\n%s\nwant the reservation's\n%s", after, reserved)
 	}
 	ts, err := LoadTargets(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, tg := range ts.Entries {
-		if tg.LastError == "" || tg.Counter != 1 {
-			t.Errorf("entry %d: counter %d, last error %q", i, tg.Counter, tg.LastError)
+		if tg.LastError != "" || tg.Counter != 1 || tg.Next != 0 {
+			t.Errorf("entry %d: counter %d, next %d, last error %q", i, tg.Counter, tg.Next, tg.LastError)
 		}
 	}
 	noRunGoroutines(t)

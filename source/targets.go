@@ -63,6 +63,9 @@ type Target struct {
 	LastError string `json:",omitempty"` // why the last delivery failed
 	// Failures counts consecutive failed deliveries; it sets the backoff.
 	Failures int `json:",omitempty"`
+	// LastSuccess is the Unix time (the start of the run) of the last
+	// delivery.
+	LastSuccess int64 `json:",omitempty"`
 
 	// extra keeps the members this version does not know.
 	extra jsonextra.Fields
@@ -76,8 +79,8 @@ func (t *Target) Proto() packet.Protocol {
 	return packet.Protocol(t.Protocol)
 }
 
-// every returns the entry's interval, the default filled in.
-func (t *Target) every() time.Duration {
+// Every returns the entry's interval, the default filled in.
+func (t *Target) Every() time.Duration {
 	if t.Interval <= 0 {
 		return DefaultInterval
 	}
@@ -129,6 +132,9 @@ func (t *Target) Validate() error {
 	}
 	if t.Failures < 0 {
 		return &fieldError{"Failures", fmt.Errorf("%d is negative", t.Failures)}
+	}
+	if t.LastSuccess < 0 {
+		return &fieldError{"LastSuccess", fmt.Errorf("%d is negative; want Unix seconds", t.LastSuccess)}
 	}
 	return nil
 }

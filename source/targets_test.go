@@ -34,7 +34,7 @@ func TestOriginalTargetEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg := ts.Entries[0]
-	if len(ts.Entries) != 1 || tg.Address != "127.0.0.1:4141" || tg.Public != PublicKey(*pub) || tg.Counter != 0 || tg.Proto() != 2 || tg.every() != DefaultInterval {
+	if len(ts.Entries) != 1 || tg.Address != "127.0.0.1:4141" || tg.Public != PublicKey(*pub) || tg.Counter != 0 || tg.Proto() != 2 || tg.Every() != DefaultInterval {
 		t.Fatalf("parsed %+v", tg)
 	}
 	out, err := ts.marshal()
@@ -82,6 +82,7 @@ func TestBadTargets(t *testing.T) {
 		{"address no port", `[{"Address":"b","Public":"` + goodPub + `"}]`, []string{"field Address", "host:port"}},
 		{"negative counter", `[{"Address":"b:1","Public":"` + goodPub + `","Counter":-1}]`, []string{"field Counter", "negative"}},
 		{"protocol 3", `[{"Address":"b:1","Public":"` + goodPub + `","Protocol":3}]`, []string{"field Protocol", "want 1 or 2"}},
+		{"negative last success", `[{"Address":"b:1","Public":"` + goodPub + `","LastSuccess":-1}]`, []string{"field LastSuccess", "negative"}},
 		{"duplicate", `[` + good + `,` + good + `]`, []string{"entry 1", "same Address and Public as entry 0"}},
 	}
 	for _, tc := range tests {
@@ -179,8 +180,11 @@ func TestBackoff(t *testing.T) {
 			t.Fatalf("backoffs %v, want %v", got, want)
 		}
 	}
+	if tg.LastSuccess != 0 {
+		t.Fatalf("LastSuccess %d after failures only", tg.LastSuccess)
+	}
 	schedule(tg, &Result{Delivered: true}, now, zeroReader{})
-	if tg.Next != now.Unix()+600 || tg.Failures != 0 || tg.LastError != "" {
+	if tg.Next != now.Unix()+600 || tg.Failures != 0 || tg.LastError != "" || tg.LastSuccess != now.Unix() {
 		t.Fatalf("after delivery: %+v", tg)
 	}
 }

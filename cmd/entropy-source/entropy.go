@@ -90,10 +90,13 @@ func (v creditValue) Type() string   { return "NAME=BITS" }
 
 // harvester is the source's Harvester: one harvest as cfg says, with the
 // seed file at seedPath ("" for none). cfg is read when it runs, after
-// the flags are parsed.
-func harvester(cfg *harvest.Config, seedPath string) source.Harvester {
+// the flags are parsed. report, if not nil, is given each harvest's report.
+func harvester(cfg *harvest.Config, seedPath string, report func(*harvest.Report)) source.Harvester {
 	return func(ctx context.Context) (io.Reader, error) {
-		g, _, err := harvest.Harvest(ctx, *cfg, seedPath)
+		g, rep, err := harvest.Harvest(ctx, *cfg, seedPath)
+		if report != nil && rep != nil {
+			report(rep)
+		}
 		if errors.Is(err, harvest.ErrInsufficient) {
 			return nil, shortfall{err}
 		}

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os/signal"
-	"syscall"
+	"os"
 	"time"
 
 	"github.com/entropyshare/entropyshare/harvest"
@@ -18,6 +16,7 @@ import (
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/source"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes beyond internal/cli's 0, 1 and 2.
@@ -33,30 +32,31 @@ Exit status:
      group/other-readable seed file; for a key in a TPM, no TPM, no key at
      the handle, or another key there than the reference file names
      (nothing is sent, no counter moves)
-  3  not enough healthy entropy: nothing was sent and nothing changed`
+  3  not enough healthy entropy: nothing was sent and nothing changed
+  130, 143
+     interrupted by SIGINT (Ctrl-C) or SIGTERM: the run stopped where it
+     was and recorded no outcome; the due targets stay due, and a counter
+     reserved for them is skipped. With --daemon the first signal lets the
+     run in progress finish (then exit 0) and a second interrupts it`
 
 // env is what tests replace.
 type env struct {
-	stopContext func() (context.Context, context.CancelFunc)
+	// signals delivers SIGINT and SIGTERM until its stop function is called.
+	signals func() (<-chan os.Signal, func())
+	// now is the clock of what the commands print (status's "in 5h12m").
+	now func() time.Time
 }
 
-func defaultEnv() env {
-	return env{
-		stopContext: func() (context.Context, context.CancelFunc) {
-			return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-		},
-	}
-}
+func defaultEnv() env { return env{signals: notifySignals, now: time.Now} }
 
 func newCommand(e env) *cobra.Command {
 	var (
-		keyPath, targetsPath, seedPath string
-		verbose, daemon                bool
-		cfg                            source.Config
-		hcfg                           harvest.Config
+		seedPath string
+		hcfg     harvest.Config
 	)
+	r := &runner{e: e, hcfg: &hcfg, seedPath: &seedPath}
 	cmd := &cobra.Command{
-		Use:   "entropy-source [-k signer.key] [-t targets.json] [-s seed] [-v] [--daemon]",
+		Use:   "entropy-source [-k signer.key] [-t targets.json] [-s seed] [--verbose] [--daemon] [--dry-run]",
 		Short: "Push signed entropy packets to every sink that is due",
 		Long: `entropy-source makes one run: it locks the targets file (a lock file beside
 it, so overlapping cron runs never both send), harvests and health-tests
@@ -72,10 +72,15 @@ starts at 1m and doubles up to its Interval, with the reason in LastError.
 A sink that reports a higher stored counter (status 0x02) is followed, at
 most 2^32 ahead, and sent once more.
 
-It prints nothing when every due target was delivered, unless -v; otherwise
-one line per due target. With --daemon it stays running and scans the
-targets file every minute, for systems without cron; SIGTERM or SIGINT stops
-it after the run in progress.
+It prints nothing when every due target was delivered, unless --verbose;
+otherwise one line per due target. SIGINT or SIGTERM interrupts a run: it
+records nothing, prints "interrupted" and exits 130 or 143. With --daemon
+it stays running and scans the targets file every minute, for systems
+without cron; SIGTERM or SIGINT stops it after the run in progress, which
+its timeouts bound, and a second signal interrupts that run.
+
+--dry-run prints what a run would send (the targets and their counters)
+and does nothing else: no lock, no harvest, nothing signed or written.
 
 The signer key must not be readable by group or others. A key kept in a
 TPM 2.0 is given as its reference file (-k signer.tpm, from rsagen --tpm):
@@ -84,54 +89,139 @@ and signs every packet in the TPM. Without --tpm-device the TPM is the one
 the file names, for the signer and for the tpm entropy source alike.
 ` + exitCodes,
 		Example: `  entropy-source -k signer.key -t targets.json -s seed
-  entropy-source -k /etc/entropyshare/signer.key -t /var/lib/entropyshare/targets.json -v
+  entropy-source -k /etc/entropyshare/signer.key -t /var/lib/entropyshare/targets.json --verbose
   entropy-source --daemon -k signer.key -t targets.json
   entropy-source -k /etc/entropyshare/signer.tpm -t targets.json   # the key in a TPM 2.0
-  entropy-source harvest -n 32 | xxd          # generator output
-  entropy-source sources                      # the entropy sources and their health
+  entropy-source --dry-run -k signer.key -t targets.json   # what would be sent now
+  entropy-source check -k signer.key -t targets.json -s seed   # validate everything, send nothing
+  entropy-source status -t targets.json                    # every target: counter, next, last error
+  entropy-source send --now vps1                           # send to vps1 at once
+  entropy-source harvest --bytes 32 | xxd                  # generator output
+  entropy-source sources                                   # the entropy sources and their health
   entropy-target -a vps1.example.net:4141 -k sink.pub --append targets.json   # add a sink`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := loadSigner(cmd, keyPath)
-			if err != nil {
-				return exitError(err)
-			}
-			// Checked now, like the key, rather than when a target is due.
-			if seedPath != "" {
-				if err := harvest.CheckSeedFile(seedPath); err != nil {
-					return exitError(err)
-				}
-			}
-			cfg.Targets = targetsPath
-			cfg.Signer = key
-			cfg.Harvest = harvester(&hcfg, seedPath)
-			ctx, stop := e.stopContext()
-			defer stop()
-			if daemon {
-				source.Daemon(ctx, cfg, source.DaemonPeriod, func(rep *source.Report, err error) {
-					if err := outcome(cmd, rep, err, verbose); err != nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: %v\n", err)
-					}
-				})
-				return nil
-			}
-			rep, err := source.Run(ctx, cfg)
-			return outcome(cmd, rep, err, verbose)
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return r.run(cmd) },
 	}
-	f := cmd.Flags()
-	f.StringVarP(&keyPath, "key", "k", "signer.key", "RSA signer private key (mode 0600), or a TPM key reference (FILE.tpm)")
-	f.StringVarP(&targetsPath, "targets", "t", "targets.json", "targets file (JSON array; see entropy-target)")
-	f.BoolVarP(&verbose, "verbose", "v", false, "print a line per due target even when all were delivered")
-	f.BoolVar(&daemon, "daemon", false, "keep running and scan the targets file every minute")
-	f.IntVar(&cfg.Concurrency, "concurrency", source.DefaultConcurrency, "sinks to talk to at once")
-	f.DurationVar(&cfg.DialTimeout, "dial-timeout", source.DefaultDialTimeout, "time to connect to a sink, name lookup included")
-	f.DurationVar(&cfg.IOTimeout, "timeout", source.DefaultIOTimeout, "time to send a packet and read the sink's reply")
-	f.DurationVar(&cfg.LockWait, "lock-wait", source.DefaultLockWait, "time to wait for another run's lock on the targets file")
+	r.addFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&r.daemon, "daemon", false, "keep running and scan the targets file every minute")
 	cmd.PersistentFlags().StringVarP(&seedPath, "seed", "s", "", "seed file the generator reads and rewrites")
 	addHarvestFlags(cmd.PersistentFlags(), &hcfg)
-	cmd.AddCommand(harvestCommand(e, &hcfg, &seedPath), sourcesCommand(e, &hcfg, &seedPath))
+	cmd.RegisterFlagCompletionFunc("sources", completeSources)
+	cmd.AddCommand(
+		statusCommand(e),
+		sendCommand(e, &hcfg, &seedPath),
+		checkCommand(e, &hcfg, &seedPath),
+		harvestCommand(e, &hcfg, &seedPath),
+		sourcesCommand(e, &hcfg, &seedPath),
+	)
 	return cmd
+}
+
+// runner holds the flags of a run (the root command's and send's) and
+// makes it.
+type runner struct {
+	e                    env
+	hcfg                 *harvest.Config
+	seedPath             *string
+	keyPath, targetsPath string
+	verbose, dryRun      bool
+	daemon               bool
+	metricsPath          string
+	cfg                  source.Config
+}
+
+func (r *runner) addFlags(f *pflag.FlagSet) {
+	f.StringVarP(&r.keyPath, "key", "k", "signer.key", "RSA signer private key (mode 0600), or a TPM key reference (FILE.tpm)")
+	f.StringVarP(&r.targetsPath, "targets", "t", "targets.json", "targets file (JSON array; see entropy-target)")
+	f.BoolVar(&r.verbose, "verbose", false, "print a line per due target even when all were delivered")
+	f.BoolVar(&r.dryRun, "dry-run", false, "print what would be sent (targets, counters) and do nothing")
+	f.StringVar(&r.metricsPath, "metrics-file", "", "after each run, write its outcome to `FILE.prom` for node_exporter's textfile collector")
+	f.IntVar(&r.cfg.Concurrency, "concurrency", source.DefaultConcurrency, "sinks to talk to at once")
+	f.DurationVar(&r.cfg.DialTimeout, "dial-timeout", source.DefaultDialTimeout, "time to connect to a sink, name lookup included")
+	f.DurationVar(&r.cfg.IOTimeout, "timeout", source.DefaultIOTimeout, "time to send a packet and read the sink's reply")
+	f.DurationVar(&r.cfg.LockWait, "lock-wait", source.DefaultLockWait, "time to wait for another run's lock on the targets file")
+}
+
+func (r *runner) run(cmd *cobra.Command) error {
+	if r.daemon && r.dryRun {
+		return cli.Usagef("--dry-run and --daemon: choose one")
+	}
+	key, err := loadSigner(cmd, r.keyPath)
+	if err != nil {
+		return exitError(err)
+	}
+	// Checked now, like the key, rather than when a target is due.
+	if *r.seedPath != "" {
+		if err := harvest.CheckSeedFile(*r.seedPath); err != nil {
+			return exitError(err)
+		}
+	}
+	cfg := r.cfg
+	cfg.Targets = r.targetsPath
+	cfg.Signer = key
+	var m *metricsFile
+	var report func(*harvest.Report)
+	if r.metricsPath != "" && !r.dryRun {
+		if err := checkMetricsPath(r.metricsPath); err != nil {
+			return err
+		}
+		m = &metricsFile{path: r.metricsPath, targets: r.targetsPath}
+		report = m.harvested
+	}
+	// record writes the metrics file, if asked, after a run that took
+	// took and ends with result. Failing to is a warning: the run's exit
+	// status is about the sinks.
+	record := func(took time.Duration, result error) {
+		if m == nil {
+			return
+		}
+		if err := m.write(took, exitCode(result), time.Now()); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: warning: %v\n", err)
+		}
+	}
+	cfg.Harvest = harvester(r.hcfg, *r.seedPath, report)
+	if r.dryRun {
+		rep, err := source.Plan(cfg)
+		if err != nil {
+			return exitError(err)
+		}
+		warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, nil)
+		printPlan(cmd.OutOrStdout(), rep, r.e.now())
+		return nil
+	}
+	w := r.e.watch(r.daemon, cmd.ErrOrStderr())
+	defer w.release()
+	if r.daemon {
+		warned := map[string]bool{} // each warning once, not every minute
+		var cut error
+		source.Daemon(w.ctx, w.stopping, cfg, source.DaemonPeriod, func(rep *source.Report, err error, took time.Duration) {
+			if errors.Is(err, source.ErrInterrupted) {
+				cut = err // the daemon's own exit says it
+				return
+			}
+			if rep != nil {
+				warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, warned)
+			}
+			result := outcome(cmd, rep, err, r.verbose)
+			record(took, result)
+			if result != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "entropy-source: %v\n", result)
+			}
+		})
+		return w.interrupted(cut)
+	}
+	start := time.Now()
+	rep, err := source.Run(w.ctx, cfg)
+	took := time.Since(start)
+	if errors.Is(err, source.ErrInterrupted) {
+		return w.interrupted(err)
+	}
+	if rep != nil {
+		warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, nil)
+	}
+	result := outcome(cmd, rep, err, r.verbose)
+	record(took, result)
+	return result
 }
 
 // outcome prints a run's report and turns it into the exit code.
@@ -151,6 +241,22 @@ func outcome(cmd *cobra.Command, rep *source.Report, err error, verbose bool) er
 		return cli.Exit(cli.ExitFail, fmt.Errorf("%d of %d due targets failed", rep.Failed(), len(rep.Results)))
 	}
 	return exitError(err)
+}
+
+// warnMisspellings prints a warning for each misspelled field of the
+// targets file at path, skipping those in seen (nil: none) and adding
+// them to it.
+func warnMisspellings(w io.Writer, path string, ms []source.Misspelling, seen map[string]bool) {
+	for _, m := range ms {
+		line := fmt.Sprintf("entropy-source: warning: %s: %s", path, m)
+		if seen != nil {
+			if seen[line] {
+				continue
+			}
+			seen[line] = true
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 // exitError gives err the exit status documented in exitCodes, and a hint
@@ -225,24 +331,28 @@ func harvestCommand(e env, hcfg *harvest.Config, seedPath *string) *cobra.Comman
 		asHex bool
 	)
 	cmd := &cobra.Command{
-		Use:   "harvest [-n BYTES] [--hex]",
+		Use:   "harvest [--bytes N] [--hex]",
 		Short: "Harvest once and print generator output",
 		Long: `harvest gathers and health-tests entropy as a run does, seeds the
-generator, and writes BYTES of its output to stdout (raw, or hex with --hex).
+generator, and writes N bytes of its output to stdout (raw, or hex with
+--hex).
 ` + exitCodes,
-		Example: `  entropy-source harvest -n 32 | xxd
-  entropy-source harvest -n 1048576 | rngtest
+		Example: `  entropy-source harvest --bytes 32 | xxd
+  entropy-source harvest --bytes 1048576 | rngtest
   entropy-source harvest --hex`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if n < 0 {
-				return cli.Usagef("-n %d: want a byte count of 0 or more", n)
+				return cli.Usagef("--bytes %d: want a byte count of 0 or more", n)
 			}
-			ctx, stop := e.stopContext()
-			defer stop()
-			gen, _, err := harvest.Harvest(ctx, *hcfg, *seedPath)
+			sw := e.watch(false, cmd.ErrOrStderr())
+			gen, _, err := harvest.Harvest(sw.ctx, *hcfg, *seedPath)
+			err = sw.interrupted(exitError(err))
+			// From here a signal kills the process as usual: the copy
+			// below does not watch a context.
+			sw.release()
 			if err != nil {
-				return exitError(err)
+				return err
 			}
 			var w io.Writer = cmd.OutOrStdout()
 			if asHex {
@@ -257,7 +367,7 @@ generator, and writes BYTES of its output to stdout (raw, or hex with --hex).
 			return err
 		},
 	}
-	cmd.Flags().IntVarP(&n, "bytes", "n", 32, "bytes to print")
+	cmd.Flags().IntVar(&n, "bytes", 32, "bytes to print")
 	cmd.Flags().BoolVar(&asHex, "hex", false, "print hex instead of raw bytes")
 	return cmd
 }
@@ -274,17 +384,17 @@ rewrites the seed file given with -s.
   entropy-source sources -s /var/lib/entropyshare/seed`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := e.stopContext()
-			defer stop()
+			w := e.watch(false, cmd.ErrOrStderr())
+			defer w.release()
 			// The harvest a run would make, seed file included: the
 			// generator is dropped, the report printed.
-			_, rep, err := harvest.Harvest(ctx, *hcfg, *seedPath)
+			_, rep, err := harvest.Harvest(w.ctx, *hcfg, *seedPath)
 			if rep != nil {
 				if werr := rep.WriteTable(cmd.OutOrStdout()); werr != nil {
 					return werr
 				}
 			}
-			return exitError(err)
+			return w.interrupted(exitError(err))
 		},
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rsa"
 	"math/rand/v2"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/source"
 	"github.com/entropyshare/entropyshare/source/sourcetest"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // keyFile copies the original's signer key into dir with mode 0600 (git
@@ -33,10 +34,9 @@ func keyFile(t testing.TB, dir string) string {
 	return path
 }
 
+// testEnv is the environment of a command in a test: no signals.
 func testEnv() env {
-	e := defaultEnv()
-	e.stopContext = func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }
-	return e
+	return env{signals: func() (<-chan os.Signal, func()) { return nil, func() {} }, now: time.Now}
 }
 
 func run(t *testing.T, e env, args ...string) (code int, stdout, stderr string) {
@@ -56,10 +56,44 @@ func signerPublic(t testing.TB, dir string) *rsa.PublicKey {
 }
 
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"harvest", "--help"}, {"sources", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"harvest", "--help"}, {"sources", "--help"}, {"send", "--help"}} {
 		code, out, _ := run(t, testEnv(), args...)
 		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "Exit status:") || !strings.Contains(out, "3  not enough healthy entropy") {
 			t.Errorf("%v: exit %d\n%s", args, code, out)
+		}
+		if !strings.Contains(out, "130, 143") {
+			t.Errorf("%v: exit status of an interrupted run not documented\n%s", args, out)
+		}
+	}
+	for _, args := range [][]string{{"status", "--help"}, {"check", "--help"}} {
+		code, out, _ := run(t, testEnv(), args...)
+		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "Exit status:") || !strings.Contains(out, "2  ") {
+			t.Errorf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+}
+
+// TestShortFlags: only the original's single letters are short forms
+// (-k, -t, -s here); -v and -n are gone.
+func TestShortFlags(t *testing.T) {
+	root := newCommand(testEnv())
+	var check func(c *cobra.Command)
+	check = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) {
+				if f.Shorthand != "" && !strings.Contains("kts", f.Shorthand) {
+					t.Errorf("%s: --%s has the short form -%s", c.CommandPath(), f.Name, f.Shorthand)
+				}
+			})
+		}
+		for _, sub := range c.Commands() {
+			check(sub)
+		}
+	}
+	check(root)
+	for _, args := range [][]string{{"-v"}, {"harvest", "-n", "1"}} {
+		if code, _, errs := run(t, testEnv(), args...); code != 2 || !strings.Contains(errs, "unknown shorthand flag") {
+			t.Errorf("%v: exit %d %s", args, code, errs)
 		}
 	}
 }
@@ -95,7 +129,7 @@ func TestFanOutExitCode(t *testing.T) {
 	if code != 0 || out != "" || errs != "" {
 		t.Fatalf("second run: exit %d\n%s\n%s", code, out, errs)
 	}
-	code, out, _ = run(t, testEnv(), "-k", filepath.Join(dir, "signer.key"), "-t", targets, "-v")
+	code, out, _ = run(t, testEnv(), "-k", filepath.Join(dir, "signer.key"), "-t", targets, "--verbose")
 	if code != 0 || !strings.Contains(out, "nothing due of 5 targets") {
 		t.Fatalf("verbose run: exit %d\n%s", code, out)
 	}
@@ -191,11 +225,11 @@ func TestInsufficientExit3(t *testing.T) {
 }
 
 func TestHarvestAndSources(t *testing.T) {
-	code, out, errs := run(t, testEnv(), "harvest", "-n", "32")
+	code, out, errs := run(t, testEnv(), "harvest", "--bytes", "32")
 	if code != 0 || len(out) != 32 {
 		t.Fatalf("harvest: exit %d, %d bytes, %s", code, len(out), errs)
 	}
-	code, out, _ = run(t, testEnv(), "harvest", "-n", "16", "--hex")
+	code, out, _ = run(t, testEnv(), "harvest", "--bytes", "16", "--hex")
 	if code != 0 || len(strings.TrimSpace(out)) != 32 {
 		t.Fatalf("harvest --hex: exit %d, %q", code, out)
 	}
@@ -206,21 +240,21 @@ func TestHarvestAndSources(t *testing.T) {
 }
 
 // TestDaemon: --daemon runs at once, keeps going, and stops with exit 0
-// when its context (SIGTERM) ends.
+// at SIGTERM.
 func TestDaemon(t *testing.T) {
 	dir := t.TempDir()
 	pub := signerPublic(t, dir)
 	s := sourcetest.Start(t, sourcetest.OK, pub)
 	targets := filepath.Join(dir, "targets.json")
 	sourcetest.WriteTargets(t, targets, []map[string]any{sourcetest.Entry(s, nil)})
-	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
 	e := testEnv()
-	e.stopContext = func() (context.Context, context.CancelFunc) { return ctx, cancel }
+	e.signals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
 	go func() {
 		for len(s.Accepted()) == 0 {
 			time.Sleep(10 * time.Millisecond)
 		}
-		cancel()
+		sigs <- syscall.SIGTERM
 	}()
 	code, _, errs := run(t, e, "--daemon", "-k", filepath.Join(dir, "signer.key"), "-t", targets)
 	if code != 0 || !slices.Equal(s.Accepted(), []int64{1}) {

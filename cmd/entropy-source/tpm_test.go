@@ -49,7 +49,7 @@ func TestTPMSignerDelivers(t *testing.T) {
 	sinks := []*sourcetest.Sink{sourcetest.Start(t, sourcetest.OK, pub), sourcetest.Start(t, sourcetest.Original, pub)}
 	targets := filepath.Join(dir, "targets.json")
 	sourcetest.WriteTargets(t, targets, []map[string]any{sourcetest.Entry(sinks[0], nil), sourcetest.Entry(sinks[1], nil)})
-	code, out, errs := run(t, testEnv(), "-k", ref, "-t", targets, "-s", filepath.Join(dir, "seed"), "-v")
+	code, out, errs := run(t, testEnv(), "-k", ref, "-t", targets, "-s", filepath.Join(dir, "seed"), "--verbose")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}

@@ -19,10 +19,14 @@ func newCommand() *cobra.Command {
 		counter, next                      int64
 		protocol                           int
 		interval, lockWait                 time.Duration
+		list                               bool
+		remove, targetsPath                string
 	)
 	cmd := &cobra.Command{
-		Use:   "entropy-target -a HOST:PORT [-k sink.pub] [-c COUNTER] [-t NEXT] [--append targets.json]",
-		Short: "Write a targets-file entry for an entropyshare sink",
+		Use: `entropy-target -a HOST:PORT [-k sink.pub] [-c COUNTER] [-t NEXT] [--append targets.json]
+  entropy-target --list [--targets targets.json]
+  entropy-target --remove NAME|ADDRESS [--targets targets.json]`,
+		Short: "Write, list or remove the targets-file entries of entropyshare sinks",
 		Long: `entropy-target prints the targets-file entry for the sink at HOST:PORT whose
 Curve25519 public key is in -k (raw 32 bytes, PEM or base64), as the
 original entropy-target did: tab-indented JSON with Address, Public,
@@ -35,13 +39,40 @@ the fields this version does not know. A missing file is created (mode
 Address and Public already there is refused: two entries for one sink
 would share its counter.
 
-Exit status: 0 on success, 1 on failure (file not writable, duplicate,
-lock held), 2 on a usage or configuration error.`,
+--list prints the entries of the targets file (--targets): name, address,
+protocol, interval, last counter and the sink key's fingerprint (what
+sha256sum prints for the sink's raw sink.pub). --remove deletes the entry
+whose Name or Address is given, atomically and under the same lock,
+keeping the others. Both wait for a run in progress (up to --lock-wait),
+so that they see the file as it leaves it; entropy-source status reads it
+without waiting.
+
+Exit status:
+  0  success
+  1  failure: file not writable, duplicate entry, lock held past --lock-wait
+  2  usage or configuration error: bad flag, missing or unreadable key,
+     missing or broken targets file, --remove of a name no entry has (or
+     that several have)`,
 		Example: `  entropy-target -a vps1.example.net:4141 -k sink.pub
   entropy-target -a vps1.example.net:4141 -k sink.pub --name vps1 --append targets.json
-  entropy-target -a old.example.net:4141 -k old.pub --protocol 1 --interval 12h -f targets.json`,
+  entropy-target -a old.example.net:4141 -k old.pub --protocol 1 --interval 12h -f targets.json
+  entropy-target --list --targets /var/lib/entropyshare/targets.json
+  entropy-target --remove vps1 --targets /var/lib/entropyshare/targets.json
+  entropy-target --remove old.example.net:4141`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if list || cmd.Flags().Changed("remove") {
+				modes := 0
+				for _, m := range []string{"list", "remove", "append", "address"} {
+					if cmd.Flags().Changed(m) {
+						modes++
+					}
+				}
+				if modes > 1 {
+					return cli.Hint(cli.Usagef("--list, --remove and adding an entry (-a, --append) are separate: give one"), "see 'entropy-target --help'")
+				}
+				return edit(cmd, list, remove, targetsPath, lockWait)
+			}
 			if address == "" {
 				return cli.Hint(cli.Usagef("no sink address (-a HOST:PORT)"), "see 'entropy-target --help'")
 			}
@@ -99,5 +130,12 @@ lock held), 2 on a usage or configuration error.`,
 	f.DurationVar(&interval, "interval", source.DefaultInterval, "time between packets to this sink")
 	f.StringVarP(&appendPath, "append", "f", "", "append the entry to this targets file instead of printing it")
 	f.DurationVar(&lockWait, "lock-wait", source.DefaultLockWait, "time to wait for a running entropy-source's lock")
+	f.BoolVar(&list, "list", false, "print the entries of the targets file (--targets)")
+	f.StringVar(&remove, "remove", "", "remove the entry with this `NAME|ADDRESS` from the targets file (--targets)")
+	f.StringVar(&targetsPath, "targets", "targets.json", "targets `FILE` for --list and --remove")
+	cmd.RegisterFlagCompletionFunc("remove", func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return completeEntries(targetsPath, toComplete), cobra.ShellCompDirectiveNoFileComp
+	})
+
 	return cmd
 }

@@ -119,3 +119,89 @@ func TestPrivateKeyRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendFailureLeavesNoLock: an --append that creates the targets
+// file and fails (here the temporary file's name is too long) leaves
+// neither the file nor its lock file.
+func TestAppendFailureLeavesNoLock(t *testing.T) {
+	dir := t.TempDir()
+	// 250 bytes: the lock file's name (255) fits, the temporary file's
+	// ("." + name + digits) does not.
+	targets := filepath.Join(dir, strings.Repeat("t", 250))
+	code, _, errs := run(t, "-a", "a.example:4141", "-k", vectors.Path(t, "sink.pub"), "--append", targets)
+	if code != 1 || !strings.Contains(errs, "file name too long") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 0 {
+		t.Errorf("left %v", left)
+	}
+}
+
+// TestListAndRemove: --list prints every entry with its sink key's
+// fingerprint; --remove deletes one by Name or Address, keeping the
+// others and their unknown fields; an unknown name is exit 2 and leaves
+// the file byte for byte.
+func TestListAndRemove(t *testing.T) {
+	dir := t.TempDir()
+	targets := filepath.Join(dir, "targets.json")
+	pub := vectors.Path(t, "sink.pub")
+	for _, args := range [][]string{
+		{"-a", "a.example:4141", "-k", pub, "--name", "vps1", "-f", targets},
+		{"-a", "b.example:4141", "-k", pub, "--protocol", "1", "--interval", "12h", "-f", targets},
+		{"-a", "c.example:4141", "-k", pub, "--name", "vps3", "-f", targets},
+	} {
+		if code, _, errs := run(t, args...); code != 0 {
+			t.Fatalf("%v: %s", args, errs)
+		}
+	}
+	data, _ := os.ReadFile(targets)
+	os.WriteFile(targets, bytes.Replace(data, []byte(`"Name": "vps3"`), []byte(`"Name": "vps3", "Owner": "ops"`), 1), 0o644)
+
+	code, out, errs := run(t, "--list", "--targets", targets)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 4 || !strings.Contains(lines[0], "SINK KEY") ||
+		!strings.Contains(lines[1], "vps1") || !strings.Contains(lines[1], "SHA256:43bd17ffa3ef651ff42516c3c7d33f9dcd748c83ef6d05ab1a9f73d9e7374032") ||
+		!strings.Contains(lines[2], "b.example:4141  1 ") || !strings.Contains(lines[2], "12h0m0s") {
+		t.Fatalf("--list: exit %d\n%s\n%s", code, out, errs)
+	}
+
+	before, _ := os.ReadFile(targets)
+	for _, args := range [][]string{
+		{"--remove", "nosuch", "--targets", targets},
+		{"--remove", "", "--targets", targets},
+		{"--remove", "vps1", "--list", "--targets", targets},
+		{"--remove", "vps1", "-a", "x.example:1", "--targets", targets},
+		{"--remove", "vps1", "--targets", filepath.Join(dir, "none.json")},
+	} {
+		code, _, errs := run(t, args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2: %s", args, code, errs)
+		}
+	}
+	if after, _ := os.ReadFile(targets); !bytes.Equal(after, before) {
+		t.Fatal("a refused --remove changed the file")
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "none.json.lock")); !os.IsNotExist(err) {
+		t.Error("--remove on a missing file left a lock file")
+	}
+
+	code, _, errs = run(t, "--remove", "vps1", "--targets", targets)
+	if code != 0 || !strings.Contains(errs, "removed vps1 (a.example:4141)") {
+		t.Fatalf("--remove vps1: exit %d %s", code, errs)
+	}
+	code, _, errs = run(t, "--remove", "b.example:4141", "--targets", targets)
+	if code != 0 {
+		t.Fatalf("--remove ADDRESS: exit %d %s", code, errs)
+	}
+	ts, err := source.LoadTargets(targets)
+	if err != nil || len(ts.Entries) != 1 || ts.Entries[0].Name != "vps3" {
+		t.Fatalf("after: %v %+v", err, ts)
+	}
+	if out, _ := os.ReadFile(targets); !bytes.Contains(out, []byte(`"Owner": "ops"`)) {
+		t.Errorf("unknown field lost:\n%s", out)
+	}
+	if code, out, _ := run(t, "__complete", "--targets", targets, "--remove", "vps"); code != 0 || out != "vps3\n:4\n" {
+		t.Errorf("completion of --remove: exit %d %q", code, out)
+	}
+}

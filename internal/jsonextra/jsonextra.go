@@ -59,8 +59,13 @@ func Marshal(v any, extra Fields) ([]byte, error) {
 
 // MarshalCompact is Marshal without the indentation and the newline: for
 // objects that go inside a larger document, indented once as a whole.
+//
+// Strings are written as they are, without the \u003c, \u003e and \u0026
+// that json.Marshal puts for <, > and & (the files are read by programs
+// and people, never pasted into HTML); stored members are kept as the
+// file had them.
 func MarshalCompact(v any, extra Fields) ([]byte, error) {
-	base, err := json.Marshal(v)
+	base, err := marshal(v)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +83,7 @@ func MarshalCompact(v any, extra Fields) ([]byte, error) {
 			buf.WriteByte(',')
 		}
 		first = false
-		key, _ := json.Marshal(name)
+		key, _ := marshal(name)
 		buf.Write(key)
 		buf.WriteByte(':')
 		// Compacted: a stored member may hold the whitespace of the file
@@ -89,6 +94,17 @@ func MarshalCompact(v any, extra Fields) ([]byte, error) {
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
+}
+
+// marshal is json.Marshal without HTML escaping.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func knownNames(v any) map[string]bool {

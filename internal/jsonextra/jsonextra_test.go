@@ -43,3 +43,17 @@ func TestRoundTripKeepsUnknownFields(t *testing.T) {
 		t.Fatalf("wrong type: %v", err)
 	}
 }
+
+// TestNoHTMLEscapes: <, > and & are written as they are, in known
+// fields and in the names of unknown ones; stored members keep their bytes.
+func TestNoHTMLEscapes(t *testing.T) {
+	v := target{Address: "a:1", Name: "<x&y>"}
+	out, err := MarshalCompact(&v, Fields{"a->b": []byte(`"kept \u003e"`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"Address":"a:1","Counter":0,"Name":"<x&y>","other_name":0,"a->b":"kept \u003e"}`
+	if string(out) != want {
+		t.Fatalf("MarshalCompact =\n%s\nwant\n%s", out, want)
+	}
+}
