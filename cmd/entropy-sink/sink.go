@@ -58,13 +58,13 @@ func newCommand(e env) *cobra.Command {
 		Long: `entropy-sink listens on the configuration's Address for frames from
 entropyshare sources. Each frame is checked in the order PROTOCOL.md gives
 (frame size, box, signature, packet, clock drift, counter); the new counter
-is stored durably in the configuration file before the chunk is fed to the
-pool, and a protocol 2 source is sent a one-byte status reply.
+is stored durably in the state file (sink.state beside sink.json) before
+the chunk is fed to the pool, and a protocol 2 source is sent a one-byte
+status reply. The sink never writes its configuration file.
 
 The configuration file holds the sink's private key: it must not be
 readable by group or others (the original entropy-config wrote it 0644;
-chmod 600 fixes that). The sink rewrites it, atomically and with mode 0600,
-whenever a counter moves.
+chmod 600 fixes that).
 
 Feeding the kernel pool with credit needs CAP_SYS_ADMIN; without it the
 sink writes chunks to /dev/random (mixed in, not credited) and says so once.
@@ -134,6 +134,10 @@ func loadConfig(path string) (*sink.Config, error) {
 func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Duration) error {
 	srv, err := sink.New(cfg, sink.Options{Logger: logger})
 	if err != nil {
+		var ce *sink.ConfigError // an unreadable or damaged state file
+		if errors.As(err, &ce) {
+			return cli.Usage(err)
+		}
 		return err
 	}
 	stopServer := func() error {
@@ -165,7 +169,7 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 	defer cancel()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	logger.Info("listening", "address", l.Addr().String(), "file", cfg.Path(), "metrics", addrString(metricsAddr))
+	logger.Info("listening", "address", l.Addr().String(), "state", cfg.StatePath(), "metrics", addrString(metricsAddr))
 	e.ready(l.Addr(), metricsAddr)
 
 	var serveErr error
