@@ -108,7 +108,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if s.state.created {
-		s.log.Warn("state file was missing: made it with the configuration's counters", "file", path)
+		s.log.Warn("no state file (first start?): made it, with the configuration's counters", "file", path)
 	}
 	if s.state.spoiled != "" {
 		s.log.Warn("state file: one slot unreadable (a write cut short?); using the other", "file", path, "slot", s.state.spoiled)

@@ -49,10 +49,10 @@ const (
 	maxStateFile = 1 << 20
 )
 
-// ErrStateDamaged: neither slot of the state file holds a valid state. The
-// sink refuses to start rather than reset counters, which would accept
-// replays.
-var ErrStateDamaged = errors.New("sink: state file is damaged")
+// ErrStateDamaged: the state file has no valid slot, or a length no state
+// file has. The sink refuses to start rather than reset counters, which
+// would accept replays. It comes wrapped in a *ConfigError naming the file.
+var ErrStateDamaged = errors.New("damaged")
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -297,8 +297,7 @@ func openState(path string, fps []fingerprint, floors []int64) (*stateFile, erro
 	var l loaded
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		f = nil
+	case errors.Is(err, fs.ErrNotExist): // made below
 	case err != nil:
 		return nil, stateErr(path, err)
 	default:

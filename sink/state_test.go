@@ -43,7 +43,7 @@ func TestMigrationFloor(t *testing.T) {
 	at := func() time.Time { return time.Unix(1700000060, 0) }
 	logs := &syncBuffer{}
 	s, addr := start(t, cfg, Options{now: at, pool: &recordingPool{}, Logger: textLogger(logs)})
-	if !strings.Contains(logs.String(), "state file was missing") {
+	if !strings.Contains(logs.String(), "no state file (first start?)") {
 		t.Errorf("no word of the state file made:\n%s", logs)
 	}
 	k := vectorKeys(t)

@@ -161,7 +161,7 @@ func TestDamagedState(t *testing.T) {
 	os.WriteFile(state, data, 0o600)
 	for _, args := range [][]string{{"-f", cfg}, {"status", "-f", cfg}, {"decode", "-f", cfg, "x.frame"}} {
 		code, _, stderr := run(t, defaultEnv(), args...)
-		if code != 2 || !strings.Contains(stderr, "entropy-sink: sink: "+state+": sink: state file is damaged") ||
+		if code != 2 || !strings.Contains(stderr, "entropy-sink: sink: "+state+": damaged: slot 0: checksum mismatch; slot 1: checksum mismatch") ||
 			!strings.Contains(stderr, "hint: the sink never resets counters") {
 			t.Errorf("%v: exit %d\n%s", args, code, stderr)
 		}
