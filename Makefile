@@ -123,8 +123,8 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 NFPM_VERSION := v2.45.2
 NFPM        ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
 # Debian packages make package-test uses: dpkg and systemd-sysusers,
-# systemd-tmpfiles and systemd-analyze.
-PACKAGE_TEST_DEBS := dpkg systemd
+# systemd-tmpfiles and systemd-analyze, and setpriv (util-linux).
+PACKAGE_TEST_DEBS := dpkg systemd util-linux
 
 .PHONY: dist install deb package-test
 

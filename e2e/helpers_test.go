@@ -193,16 +193,23 @@ func writeAtomic(t *testing.T, path string, data []byte, mode os.FileMode) {
 	}
 }
 
-// sinkCounters loads a sink configuration as the sink would and returns its
-// counters by signer name ("default" for Signer).
+// sinkCounters returns the stored counters of the sink configured by path,
+// by signer name ("default" for Signer), as entropy-sink status reads them
+// (the state file beside it, with the configuration's floors).
 func sinkCounters(path string) (map[string]int64, error) {
 	cfg, err := sink.LoadConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	c := map[string]int64{sink.DefaultSignerName: cfg.Counter}
-	for _, s := range cfg.Signers {
-		c[s.Name] = s.Counter
+	st, err := sink.Status(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := map[string]int64{}
+	for _, s := range st {
+		if s.Name != "" {
+			c[s.Name] = s.Counter
+		}
 	}
 	return c, nil
 }

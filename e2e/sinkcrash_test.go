@@ -3,9 +3,11 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,8 +25,10 @@ type chunkKey struct {
 // TestSinkCrash: six senders (two per signer, three signers) stream frames
 // at a sink that is killed with SIGKILL at random moments and restarted,
 // over and over. No counter may be accepted twice, no accepted frame may be
-// accepted again when replayed after a restart, the configuration must
-// always load, and nothing may be in the pool without its counter on disk.
+// accepted again when replayed after a restart, the state file must always
+// load and its counters never go back, nothing may be in the pool without
+// its counter on disk, no temporary file may outlive a start, and the
+// configuration is never written.
 func TestSinkCrash(t *testing.T) {
 	const restarts = 120
 	dir := t.TempDir()
@@ -36,6 +40,10 @@ func TestSinkCrash(t *testing.T) {
 		ReadTimeout: "2s",
 		Extra:       []extraSigner{{Name: "s1", S: sgs[1]}, {Name: "s2", S: sgs[2]}},
 	})
+	configBytes, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sp := startSink(t, "", cfg, pool, addr)
 
 	var (
@@ -99,11 +107,21 @@ func TestSinkCrash(t *testing.T) {
 
 	// checkDisk applies the on-disk invariants while the sink is down.
 	maxPool := 0
+	last := map[string]int64{}
 	checkDisk := func(when string) map[chunkKey]int {
 		t.Helper()
 		counters, err := sinkCounters(cfg)
 		if err != nil {
-			t.Fatalf("%s: the configuration does not load: %v", when, err)
+			t.Fatalf("%s: the configuration or state file does not load: %v", when, err)
+		}
+		for name, c := range counters {
+			if c < last[name] {
+				t.Fatalf("%s: signer %s's stored counter went back from %d to %d", when, name, last[name], c)
+			}
+			last[name] = c
+		}
+		if b, _ := os.ReadFile(cfg); !bytes.Equal(b, configBytes) {
+			t.Fatalf("%s: the configuration was written", when)
 		}
 		data, err := os.ReadFile(pool)
 		if err != nil && !os.IsNotExist(err) {
@@ -163,6 +181,7 @@ func TestSinkCrash(t *testing.T) {
 		sp.kill()
 		checkDisk(fmt.Sprintf("after kill %d", i+1))
 		sp.start()
+		checkTemp(t, dir, fmt.Sprintf("after start %d", i+2))
 		replay(3)
 	}
 	close(stop)
@@ -172,6 +191,7 @@ func TestSinkCrash(t *testing.T) {
 		t.Errorf("entropy-sink exit %d on SIGTERM, want 0", code)
 	}
 	inPool := checkDisk("at the end")
+	checkTemp(t, dir, "at the end")
 	elapsed := time.Since(start)
 
 	mu.Lock()
@@ -195,7 +215,22 @@ func TestSinkCrash(t *testing.T) {
 		sent += int(next[si].Load())
 	}
 	result(t, "%d SIGKILLs in %.0f s, %d frames sealed by 6 senders over 3 signers: %d accepted (0x00), each once; %d 0x02, %d without reply; "+
-		"pool %d chunks = %d accepted + %d fed before a kill ate the reply, none twice, none above the on-disk counter; %d replays of accepted frames all refused 0x02; config always loaded",
+		"pool %d chunks = %d accepted + %d fed before a kill ate the reply, none twice, none above the on-disk counter; %d replays of accepted frames all refused 0x02; "+
+		"state file always loaded, no counter went back, no temporary file after a start, configuration never written",
 		restarts, elapsed.Seconds(), sent, len(accepted), statuses[int(packet.StatusCounter)], statuses[noOutcome],
 		len(inPool), len(inPool)-unknown, unknown, replays)
+}
+
+// checkTemp fails t if dir holds a temporary file of the sink's state file.
+func checkTemp(t *testing.T, dir, when string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if rest, ok := strings.CutPrefix(e.Name(), ".sink.state"); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+			t.Fatalf("%s: temporary file %s", when, e.Name())
+		}
+	}
 }

@@ -17,9 +17,10 @@ step "keys: the board's RSA signer, the server's Curve25519 pair"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 41414)
 
-step "sink configuration (0600: it holds the sink's private key)"
+step "sink configuration (0600: it holds the sink's private key; the sink only reads it)"
 "$bin/entropy-config" -a "127.0.0.1:$port" -k sink.key -s signer.pub -d 120 --pool "file:$PWD/pool.bin" -o sink.json
 ls -l sink.json
+config_sum=$(sha256sum sink.json)
 
 step "sink: listening on 127.0.0.1:$port"
 "$bin/entropy-sink" -f sink.json >sink.log 2>&1 &
@@ -46,9 +47,21 @@ cat sink.log
 size=$(stat -c %s pool.bin 2>/dev/null || echo 0)
 echo "pool.bin: $size bytes (one packet = 1024)"
 od -A d -t x1 pool.bin | head -n 4
-grep -E '"Counter"' sink.json targets.json
+
+step "the counters: the sink's in its state file (sink.json untouched), the board's in targets.json"
+"$bin/entropy-sink" status -f sink.json
+ls -l sink.json sink.state
+grep -E '"Counter"' targets.json
 if [ "$size" -ne 1024 ]; then
 	echo "demo: the pool was not fed" >&2
+	exit 1
+fi
+if [ "$(sha256sum sink.json)" != "$config_sum" ]; then
+	echo "demo: the sink wrote its configuration" >&2
+	exit 1
+fi
+if ! "$bin/entropy-sink" status -f sink.json | grep -q '^default  *no  *1 '; then
+	echo "demo: the state file does not hold counter 1" >&2
 	exit 1
 fi
 echo

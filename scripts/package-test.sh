@@ -3,8 +3,8 @@
 # installs the amd64 .deb into a throwaway root with dpkg --root (maintainer
 # scripts run chrootless, under DPKG_ROOT), and make install into a
 # throwaway DESTDIR, and checks files, user, state folder and units in
-# each. Needs root (dpkg), dpkg and systemd's sysusers, tmpfiles and
-# analyze; the Makefile installs them.
+# each. Needs root (dpkg), dpkg, systemd's sysusers, tmpfiles and analyze,
+# and setpriv (util-linux); the Makefile installs them.
 #
 #   scripts/package-test.sh VERSION
 set -Eeuo pipefail
@@ -14,7 +14,7 @@ version=${1:?usage: scripts/package-test.sh VERSION}
 : "${SOURCE_DATE_EPOCH:?package-test: set SOURCE_DATE_EPOCH (the Makefile does)}"
 bin=${BIN:-bin}
 [ "$(id -u)" = 0 ] || { echo "package-test: needs root (dpkg --root installs files owned by root)" >&2; exit 1; }
-for t in dpkg dpkg-deb dpkg-query systemd-sysusers systemd-tmpfiles systemd-analyze; do
+for t in dpkg dpkg-deb dpkg-query systemd-sysusers systemd-tmpfiles systemd-analyze setpriv; do
 	command -v "$t" >/dev/null || { echo "package-test: $t is missing (make package-test installs it)" >&2; exit 1; }
 done
 work=$(mktemp -d)
@@ -87,12 +87,17 @@ check_tree() {
 	done
 	zcat "$root/usr/share/man/man1/entropy-sink-decode.1.gz" | grep -q 'entropy-sink(1)' || fail "entropy-sink-decode(1) is missing"
 	zcat "$root/usr/share/man/man1/entropy-sink-seed.1.gz" | grep -q 'RNDADDENTROPY' || fail "entropy-sink-seed(1) is missing"
+	zcat "$root/usr/share/man/man1/entropy-sink-status.1.gz" | grep -q 'entropy-sink(1)' || fail "entropy-sink-status(1) is missing"
 	if zcat "$root"/usr/share/man/man1/*.gz | grep -q -e __gendocs -e 'Auto generated'; then fail "a man page mentions __gendocs or is stamped"; fi
 	ok
 
 	local units=$root/usr/lib/systemd/system
-	grep -qx "ExecStart=$bindir/entropy-sink -f /var/lib/entropyshare/sink.json --log-format json" "$units/entropy-sink.service" ||
-		fail "entropy-sink.service does not start $bindir/entropy-sink"
+	grep -qx "ExecStart=$bindir/entropy-sink -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state --log-format json" "$units/entropy-sink.service" ||
+		fail "entropy-sink.service does not start $bindir/entropy-sink with the configuration in /etc and the state in /var/lib"
+	# The sink writes its state file only: nothing may open /etc to it.
+	if grep -E '^(ReadWritePaths|BindPaths|ConfigurationDirectory)=' "$units/entropy-sink.service"; then
+		fail "entropy-sink.service makes a path writable besides its state folder"
+	fi
 	grep -q "^ExecStart=$bindir/entropy-source " "$units/entropy-source.service" || fail "entropy-source.service does not start $bindir/entropy-source"
 	[ -f "$units/entropy-source.timer" ] || fail "entropy-source.timer is missing"
 	grep -q "^ExecStart=$bindir/entropy-sink pull " "$units/entropy-sink-pull.service" || fail "entropy-sink-pull.service does not start $bindir/entropy-sink pull"
@@ -135,6 +140,7 @@ check_tree() {
 	cmp -s README.md "$root/usr/share/doc/entropyshare/README.md" || fail "no README in /usr/share/doc/entropyshare"
 	cmp -s LICENSE "$root/usr/share/doc/entropyshare/LICENSE" || fail "no LICENSE in /usr/share/doc/entropyshare"
 	cmp -s sink.example.json "$root/etc/entropyshare/sink.example.json" || fail "no /etc/entropyshare/sink.example.json"
+	grep -q '"State": "/var/lib/entropyshare/sink.state"' "$root/etc/entropyshare/sink.example.json" || fail "sink.example.json has no State in /var/lib/entropyshare"
 	cmp -s targets.example.json "$root/etc/entropyshare/targets.example.json" || fail "no /etc/entropyshare/targets.example.json"
 	ok
 }
@@ -173,13 +179,36 @@ for f in sink.example.json targets.example.json; do
 	grep -q "/etc/entropyshare/$f " <<<"$conffiles" || fail "/etc/entropyshare/$f is not a conffile"
 done
 ok
+# The recommended setup works: a configuration in /etc/entropyshare,
+# root:entropyshare 0640, read by the entropyshare user, whose state file
+# goes to /var/lib/entropyshare; the same file readable by others is
+# refused (exit 2).
+IFS=: read -r _ _ esuid esgid _ <<<"$(grep '^entropyshare:' "$R/etc/passwd")"
+"$R/usr/bin/curve25519gen" -o "$work/sink" >/dev/null 2>&1
+"$R/usr/bin/rsagen" -s 2048 -o "$work/signer" >/dev/null 2>&1
+"$R/usr/bin/entropy-config" -a 127.0.0.1:4141 -k "$work/sink.key" -s "$work/signer.pub" -o "$R/etc/entropyshare/sink.json" 2>/dev/null
+chown "0:$esgid" "$R/etc/entropyshare/sink.json"
+chmod 0640 "$R/etc/entropyshare/sink.json"
+chmod 0711 "$work" # mktemp made it 0700: the user must reach the root below it
+as_sink() { setpriv --reuid="$esuid" --regid="$esgid" --clear-groups "$R/usr/bin/entropy-sink" "$@"; }
+out=$(as_sink status -f "$R/etc/entropyshare/sink.json" --state "$R/var/lib/entropyshare/sink.state" 2>&1) ||
+	fail "entropy-sink status as entropyshare on root:entropyshare 0640: $out"
+grep -q "^default  *no  *0 " <<<"$out" || fail "entropy-sink status printed: $out"
+chmod 0644 "$R/etc/entropyshare/sink.json"
+code=0
+out=$(as_sink status -f "$R/etc/entropyshare/sink.json" --state "$R/var/lib/entropyshare/sink.state" 2>&1) || code=$?
+[ "$code" = 2 ] && grep -q "chmod 600" <<<"$out" || fail "a sink.json others can read was not refused (exit $code): $out"
+chmod 0640 "$R/etc/entropyshare/sink.json"
+ok
+
 # Installing again (an upgrade's postinst) neither fails nor adds a user.
 dpkgr -i "dist/$deb" >"$work/install.log" 2>&1 || { cat "$work/install.log" >&2; fail "dpkg -i $deb again"; }
 check_user "$R"
 
-# Removal keeps conffiles, state and user; purge drops the conffiles and
-# the links systemctl enable makes, still not the state.
-echo '{"Address": ":4141"}' >"$R/var/lib/entropyshare/sink.json"
+# Removal keeps conffiles, configuration, state and user; purge drops the
+# conffiles and the links systemctl enable makes, still not the sink's
+# configuration (the administrator's file) or its state.
+echo state >"$R/var/lib/entropyshare/sink.state"
 mkdir -p "$R/etc/systemd/system/multi-user.target.wants" "$R/etc/systemd/system/sysinit.target.wants"
 ln -s /usr/lib/systemd/system/entropy-sink.service "$R/etc/systemd/system/multi-user.target.wants/entropy-sink.service"
 ln -s /usr/lib/systemd/system/entropy-sink-seed.service "$R/etc/systemd/system/sysinit.target.wants/entropy-sink-seed.service"
@@ -188,14 +217,15 @@ dpkgr -r entropyshare >"$work/remove.log" 2>&1 || { cat "$work/remove.log" >&2; 
 left=$( (find "$R/usr" ! -type d 2>/dev/null || true) | head -5)
 [ -z "$left" ] || fail "dpkg -r left files in /usr: $left"
 [ -f "$R/etc/entropyshare/sink.example.json" ] && [ -f "$R/etc/entropyshare/targets.example.json" ] || fail "dpkg -r removed a conffile"
-[ -f "$R/var/lib/entropyshare/sink.json" ] || fail "dpkg -r removed the state"
+[ -f "$R/var/lib/entropyshare/sink.state" ] || fail "dpkg -r removed the state"
+[ -f "$R/etc/entropyshare/sink.json" ] || fail "dpkg -r removed the sink's configuration"
 check_user "$R"
 dpkgr -P entropyshare >"$work/purge.log" 2>&1 || { cat "$work/purge.log" >&2; fail "dpkg -P"; }
 [ -z "$(status)" ] || [ "$(status)" = "pn " ] || fail "entropyshare is \"$(status)\" after dpkg -P"
-[ ! -e "$R/etc/entropyshare" ] || fail "dpkg -P left /etc/entropyshare: $(ls -A "$R/etc/entropyshare")"
+[ "$(ls -A "$R/etc/entropyshare")" = sink.json ] || fail "dpkg -P left in /etc/entropyshare: $(ls -A "$R/etc/entropyshare")"
 [ ! -L "$R/etc/systemd/system/multi-user.target.wants/entropy-sink.service" ] || fail "dpkg -P left the enable link"
 [ ! -L "$R/etc/systemd/system/sysinit.target.wants/entropy-sink-seed.service" ] || fail "dpkg -P left the seed service's enable link"
-[ -f "$R/var/lib/entropyshare/sink.json" ] || fail "dpkg -P removed the state"
+[ -f "$R/var/lib/entropyshare/sink.state" ] || fail "dpkg -P removed the state"
 ok
 
 # 3. make install into a DESTDIR, twice: the second keeps a changed config.

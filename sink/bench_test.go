@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,26 +130,39 @@ func drive(b *testing.B, addr string, writes *atomic.Int64, senders int) {
 	b.ReportMetric(float64(writes.Load())/float64(b.N), "statewrites/packet")
 }
 
-// BenchmarkAccept: the sink (concurrent connections, group commit) against
-// a serial accept-verify-write loop that stores each counter with its own
-// durable write before feeding, as a careful one-at-a-time sink would.
-// Both store the state file durably and feed a file pool.
+// BenchmarkAccept: the sink (concurrent connections, group commit) with
+// its state file written in place to alternate slots (one fdatasync per
+// batch, as shipped), the same sink storing each batch by replacing the
+// file (temporary file, fsync, rename, fsync of the folder), and a serial
+// accept-verify-write loop that replaces the file for every packet before
+// feeding it, as a careful one-at-a-time sink would. All feed a file pool.
 func BenchmarkAccept(b *testing.B) {
-	for _, senders := range []int{4, 8} {
-		b.Run(fmt.Sprintf("sink-group-commit/senders=%d", senders), func(b *testing.B) {
-			cfg := benchConfig(b, senders)
-			var writes atomic.Int64
-			write := func(path string, data []byte) error {
-				writes.Add(1)
-				return atomicfile.WriteFile(path, data, 0o600)
+	designs := []struct {
+		name string
+		wrap func(dir string, writes *atomic.Int64) func(func([]entry) error) func([]entry) error
+	}{
+		{"sink-slots", func(_ string, writes *atomic.Int64) func(func([]entry) error) func([]entry) error {
+			return onWrite(func() error { writes.Add(1); return nil })
+		}},
+		{"sink-rename", func(dir string, writes *atomic.Int64) func(func([]entry) error) func([]entry) error {
+			return func(func([]entry) error) func([]entry) error {
+				return replaceState(filepath.Join(dir, "replaced.state"), writes)
 			}
-			_, addr := start(b, cfg, Options{WriteState: write})
-			drive(b, addr, &writes, senders)
-		})
+		}},
+	}
+	// One sender: BenchmarkOneSender, which pairs the designs round by round.
+	for _, d := range designs {
+		for _, senders := range []int{4, 8} {
+			b.Run(fmt.Sprintf("%s/senders=%d", d.name, senders), func(b *testing.B) {
+				cfg := benchConfig(b, senders)
+				var writes atomic.Int64
+				_, addr := start(b, cfg, Options{wrapWrite: d.wrap(filepath.Dir(cfg.path), &writes)})
+				drive(b, addr, &writes, senders)
+			})
+		}
 	}
 	// The serial loop serves one connection at a time: more senders only
-	// queue more connections. It is measured with as many senders as the
-	// sink and with one.
+	// queue more connections.
 	for _, senders := range []int{1, 4, 8} {
 		b.Run(fmt.Sprintf("baseline-serial/senders=%d", senders), func(b *testing.B) {
 			cfg := benchConfig(b, senders)
@@ -168,6 +183,91 @@ func BenchmarkAccept(b *testing.B) {
 	}
 }
 
+// BenchmarkOneSender: one sender, so no batching, and every packet waits
+// for its own state write: the sink with each state file design against
+// the serial loop. The three take turns in short rounds (the first to go
+// rotates), so that load drifting on the machine (other processes, the
+// host's disk) falls on all three alike; each reports the median of its
+// rounds' rates, and the ratios are medians of the rounds' paired ratios.
+func BenchmarkOneSender(b *testing.B) {
+	const rounds, per = 9, 20
+	frames := benchFrames(b, rounds*per*b.N)[0]
+	var writes [3]atomic.Int64
+	names := []string{"slots", "rename", "serial"}
+	addrs := make([]string, 3)
+	cfg := benchConfig(b, 1)
+	_, addrs[0] = start(b, cfg, Options{wrapWrite: onWrite(func() error { writes[0].Add(1); return nil })})
+	cfg = benchConfig(b, 1)
+	_, addrs[1] = start(b, cfg, Options{wrapWrite: func(func([]entry) error) func([]entry) error {
+		return replaceState(filepath.Join(filepath.Dir(cfg.path), "replaced.state"), &writes[1])
+	}})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serialSink(b, l, benchConfig(b, 1), &writes[2])
+	}()
+	defer func() { l.Close(); <-done }()
+	addrs[2] = l.Addr().String()
+
+	var rates [3][]float64
+	var ratios [2][]float64
+	next := 0
+	b.ResetTimer()
+	for r := range rounds * b.N {
+		var round [3]float64
+		for k := range 3 {
+			d := (r + k) % 3
+			t0 := time.Now()
+			for _, f := range frames[next : next+per] {
+				if st, _, err := trySend(addrs[d], f); err != nil || st != packet.StatusAccepted {
+					b.Fatalf("%s: %s %v", names[d], st, err)
+				}
+			}
+			round[d] = per / time.Since(t0).Seconds()
+			rates[d] = append(rates[d], round[d])
+		}
+		next += per
+		ratios[0] = append(ratios[0], round[0]/round[2])
+		ratios[1] = append(ratios[1], round[1]/round[2])
+	}
+	b.StopTimer()
+	for d, n := range names {
+		b.ReportMetric(median(rates[d]), n+"-packets/s")
+		b.ReportMetric(float64(writes[d].Load())/float64(rounds*per*b.N), n+"-statewrites/packet")
+	}
+	b.ReportMetric(median(ratios[0]), "slots/serial")
+	b.ReportMetric(median(ratios[1]), "rename/serial")
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// replaceState is the other design of the state file: one record (the
+// same encoding as a slot), the whole file replaced by each write.
+func replaceState(path string, writes *atomic.Int64) func([]entry) error {
+	var seq uint64
+	return func(es []entry) error {
+		writes.Add(1)
+		seq++
+		data := make([]byte, slotSizeFor(len(es)))
+		encodeSlot(data, seq, es)
+		return atomicfile.WriteFile(path, data, stateMode)
+	}
+}
+
 // serialSink is the baseline: one connection at a time, each counter
 // written durably (write, fsync, rename, folder fsync) before the chunk is
 // fed.
@@ -177,20 +277,14 @@ func serialSink(b *testing.B, l net.Listener, cfg *Config, writes *atomic.Int64)
 		b.Error(err)
 		return
 	}
-	pool, err := OpenFilePool(k.pool.path, false)
+	pool, err := openFilePool(k.pool.path, false)
 	if err != nil {
 		b.Error(err)
 		return
 	}
 	defer pool.Close()
-	counters := k.counters
-	// The same template the sink renders its state file with: the two
-	// differ in concurrency and group commit, not in encoding.
-	tmpl := newStateTemplate(cfg, k.primary)
-	if tmpl == nil {
-		b.Error("no state template")
-		return
-	}
+	es, at, _ := merge(nil, k.fps, k.floors)
+	store := replaceState(filepath.Join(filepath.Dir(cfg.path), "serial.state"), writes)
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -211,20 +305,21 @@ func serialSink(b *testing.B, l net.Listener, cfg *Config, writes *atomic.Int64)
 			if err := packet.CheckDrift(o.Packet.Timestamp, epoch, cfg.Drift); err != nil {
 				return err
 			}
-			if err := packet.CheckCounter(o.Packet.Counter, counters[o.Signer]); err != nil {
+			e := &es[at[o.Signer]]
+			if err := packet.CheckCounter(o.Packet.Counter, e.counter); err != nil {
 				return err
 			}
-			old := counters[o.Signer]
-			counters[o.Signer] = o.Packet.Counter
-			writes.Add(1)
-			if err := atomicfile.WriteFile(cfg.Path(), tmpl.render(counters), 0o600); err != nil {
-				counters[o.Signer] = old
-				return fmt.Errorf("%w: %v", ErrStore, err)
+			old := *e
+			e.counter, e.stored = o.Packet.Counter, epoch.Unix()
+			if err := store(es); err != nil {
+				*e = old
+				return fmt.Errorf("%w: %v", errStore, err)
 			}
-			return pool.Feed(o.Packet.Chunk[:])
+			_, err = pool.Feed(o.Packet.Chunk[:])
+			return err
 		}()
 		if err != nil {
-			st, val = replyFor(err)
+			st, val = packet.ReplyFor(err)
 		}
 		packet.WriteStatus(c, st, val)
 		c.Close()
@@ -238,7 +333,7 @@ func serialSink(b *testing.B, l net.Listener, cfg *Config, writes *atomic.Int64)
 func BenchmarkIdleConns(b *testing.B) {
 	const n = 1000
 	cfg := benchConfig(b, 1)
-	s, addr := start(b, cfg, Options{Pool: &recordingPool{}})
+	s, addr := start(b, cfg, Options{pool: &recordingPool{}})
 	for range b.N {
 		runtime.GC()
 		var m0, m1 runtime.MemStats

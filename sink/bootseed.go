@@ -464,30 +464,13 @@ func FeedBootSeed(o BootSeedOptions) (*BootSeedFed, error) {
 	}
 	h := seedHost{
 		identity: hostIdentity,
-		open: func(credit int) (Pool, error) {
-			if spec.kernel {
-				return NewKernelPool(credit, o.Logger)
-			}
-			return OpenFilePool(spec.path, spec.sync)
-		},
+		open:     func(credit int) (Pool, error) { return spec.open(credit, o.Logger) },
 		writeFile: func(path string, data []byte, uid, gid int) error {
 			return atomicfile.WriteFileOwned(path, data, 0o600, uid, gid)
 		},
 		euid: os.Geteuid(),
 	}
 	return feedBootSeed(o.Path, o.Credit, h)
-}
-
-// parsePoolSpec reads Config.Pool's syntax. Config.compile has its own
-// copy of this switch; the two should become one.
-func parsePoolSpec(s string) (poolSpec, error) {
-	switch {
-	case s == "" || s == "kernel":
-		return poolSpec{kernel: true}, nil
-	case strings.HasPrefix(s, "file:") && len(s) > len("file:"):
-		return poolSpec{path: strings.TrimPrefix(s, "file:")}, nil
-	}
-	return poolSpec{}, fieldErr("Pool", "%q, want \"kernel\" or \"file:/path\"", s)
 }
 
 // seedHost is what feedBootSeed takes from the machine; tests replace it.
@@ -552,9 +535,7 @@ func feedBootSeed(path string, credit int, h seedHost) (*BootSeedFed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: boot seed: nothing fed: %w", err)
 	}
-	if c, ok := pool.(io.Closer); ok {
-		defer c.Close()
-	}
+	defer pool.Close()
 	// As root, the replacement goes to the sink's user, whose file it is.
 	uid, gid := -1, -1
 	if h.euid == 0 {
@@ -564,14 +545,13 @@ func feedBootSeed(path string, credit int, h seedHost) (*BootSeedFed, error) {
 		return nil, fmt.Errorf("sink: boot seed: replacing it before feeding it (nothing was fed): %w", err)
 	}
 	if len(fed) > 0 {
-		if err := pool.Feed(fed); err != nil {
+		credited, err := pool.Feed(fed)
+		if err != nil {
 			return nil, fmt.Errorf("sink: boot seed: feeding it (it was replaced first, so it is lost, not fed twice): %w", err)
 		}
+		r.Credited = credited
 	}
 	r.Fed = len(fed)
-	if c, ok := pool.(creditor); ok {
-		r.Credited = c.CreditedBits()
-	}
 	return r, nil
 }
 

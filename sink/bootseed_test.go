@@ -244,8 +244,8 @@ func TestUpdateBootSeed(t *testing.T) {
 }
 
 // seedPool records what feedBootSeed feeds, with the credit it opened the
-// pool with; as a creditor it reports that credit as taken, as the kernel
-// pool does when RNDADDENTROPY succeeds.
+// pool with; Feed reports that credit as taken, as the kernel pool does
+// when RNDADDENTROPY succeeds.
 type seedPool struct {
 	mu      sync.Mutex
 	fed     [][]byte
@@ -257,9 +257,8 @@ type seedPool struct {
 }
 
 type openSeedPool struct {
-	p        *seedPool
-	credit   int
-	credited int
+	p      *seedPool
+	credit int
 }
 
 func (p *seedPool) open(credit int) (Pool, error) {
@@ -272,21 +271,20 @@ func (p *seedPool) open(credit int) (Pool, error) {
 	return &openSeedPool{p: p, credit: credit}, nil
 }
 
-func (o *openSeedPool) Feed(b []byte) error {
+func (o *openSeedPool) Feed(b []byte) (int, error) {
 	if o.p.check != nil {
 		if err := o.p.check(b); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	o.p.mu.Lock()
 	defer o.p.mu.Unlock()
 	o.p.fed = append(o.p.fed, bytes.Clone(b))
 	o.p.credits = append(o.p.credits, o.credit)
-	o.credited = o.credit
-	return nil
+	return o.credit, nil
 }
 
-func (o *openSeedPool) CreditedBits() int { return o.credited }
+func (o *openSeedPool) Close() error { return nil }
 
 func testHost(files identityFiles, p *seedPool) seedHost {
 	return seedHost{

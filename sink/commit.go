@@ -13,7 +13,7 @@ import (
 // reserved so far and the reservation are one step under mu, so no two
 // connections can pass with the same counter), then waits for the batch it
 // joined. The committer takes the whole batch, writes the state file once
-// (fsync, rename, folder fsync) with the highest counters, and only then
+// (one slot, one fdatasync) with the highest counters, and only then
 // releases the batch: each connection feeds its own chunk after its counter
 // is durable. While one write is in progress the next batch fills, so
 // concurrent packets share fsyncs and a lone packet waits for no timer.
@@ -51,11 +51,7 @@ func (s *Server) reserve(i int, counter int64) (*batch, error) {
 
 func (s *Server) commitLoop() {
 	defer close(s.committerDone)
-	defer func() {
-		if s.tmpl != nil {
-			s.tmpl.erase()
-		}
-	}()
+	defer s.state.close()
 	for {
 		select {
 		case <-s.kick:
@@ -79,11 +75,24 @@ func (s *Server) commit() {
 	counters := slices.Clone(s.pending)
 	s.mu.Unlock()
 
+	// The batch's signers' counters were stored now.
+	at := s.now().Unix()
+	next := slices.Clone(s.entries)
+	for i, c := range counters {
+		e := &next[s.state.at[i]]
+		e.counter = c
+		if b.touched[i] {
+			e.stored = at
+		}
+	}
 	start := time.Now()
-	err := s.store(counters)
+	err := s.write(next)
 	s.m.commitSeconds.Observe(time.Since(start).Seconds())
 	s.m.commitBatch.Observe(float64(b.n))
 
+	if err == nil {
+		s.entries = next
+	}
 	s.mu.Lock()
 	if err == nil {
 		copy(s.stored, counters)
@@ -103,11 +112,11 @@ func (s *Server) commit() {
 		s.storeOK.Store(false)
 		s.m.storeErrors.Inc()
 		s.log.Error("cannot store counters: rejecting packets until the state file is writable",
-			"file", s.path, "error", err.Error(), "packets", b.n)
-		b.err = fmt.Errorf("%w: %v", ErrStore, err)
+			"file", s.statePath, "error", err.Error(), "packets", b.n)
+		b.err = fmt.Errorf("%w: %v", errStore, err)
 	} else {
 		if !s.storeOK.Swap(true) {
-			s.log.Info("state file writable again", "file", s.path)
+			s.log.Info("state file writable again", "file", s.statePath)
 		}
 		for i, c := range counters {
 			if b.touched[i] {
@@ -116,21 +125,4 @@ func (s *Server) commit() {
 		}
 	}
 	close(b.done)
-}
-
-// store writes the state file with the given counters. Only the committer
-// calls it, so s.state and s.tmpl are its alone.
-func (s *Server) store(counters []int64) error {
-	setCounters(s.state, s.k.primary, func(i int) int64 { return counters[i] })
-	var data []byte
-	if s.tmpl != nil {
-		data = s.tmpl.render(counters)
-	} else {
-		var err error
-		if data, err = s.state.Marshal(); err != nil {
-			return err
-		}
-	}
-	defer clear(data) // it holds the private key
-	return s.writeState(s.path, data)
 }

@@ -5,31 +5,35 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
-	"github.com/entropyshare/entropyshare/internal/jsonextra"
 	"github.com/entropyshare/entropyshare/internal/privfile"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/packet"
 )
 
-// Config is the sink's configuration and its state file: the sink rewrites
-// it (atomically, mode 0600) each time a counter moves.
+// Config is the sink's configuration. The sink only reads it: the counters
+// it moves live in its state file (State), so the file holding the private
+// key can be read-only to the sink.
 //
 // The first five fields are the original entropyshare's, in the order its
-// entropy-config wrote them, so that an original file rewritten with no new
-// settings comes back byte for byte with only the counter changed. The rest
-// are this project's and are left out of the file while they hold their
-// zero value, which always means "the default".
+// entropy-config wrote them, so that entropy-config with the original's
+// flags writes the original's file byte for byte. The rest are this
+// project's and are left out of the file while they hold their zero value,
+// which always means "the default".
 type Config struct {
 	Address string // listen address, host:port
 	Signer  []byte `json:",omitempty"` // PKIX DER of the first signer's RSA public key
-	Counter int64  // stored counter of Signer
+	Counter int64  // floor of Signer's stored counter (see State)
 	Private []byte // the sink's Curve25519 private key, 32 bytes
 	Drift   int64  // seconds a timestamp may differ from the sink's clock
 
@@ -45,10 +49,10 @@ type Config struct {
 	// Absent (nil) means DefaultCredit; 0 mixes the chunk in without
 	// crediting it. A pointer because 0 is a meaningful setting.
 	Credit *int `json:",omitempty"`
-	// MaxConns bounds concurrent connections; 0 means DefaultMaxConns.
+	// MaxConns bounds concurrent connections; 0 means 256.
 	MaxConns int `json:",omitempty"`
 	// ReadTimeout is the time a peer has to deliver its frame; 0 means
-	// DefaultReadTimeout. Written as Go duration text ("30s").
+	// 60 s. Written as Go duration text ("30s").
 	ReadTimeout Duration `json:",omitempty"`
 	// MaxFrame bounds the payload length a frame may announce; 0 means
 	// packet.DefaultMaxFrame.
@@ -56,44 +60,29 @@ type Config struct {
 	// Metrics is the listen address of the /metrics and /healthz HTTP
 	// endpoint; empty means off.
 	Metrics string `json:",omitempty"`
+	// State is the state file: each signer's stored counter, keyed by the
+	// SHA-256 of its public key, so that reordering or adding signers
+	// never mixes counters. A relative path is taken from the
+	// configuration's folder; empty means beside the configuration
+	// (sink.state for sink.json). A Counter in the configuration is a
+	// floor: the stored counter is the larger of it and the state file's.
+	State string `json:",omitempty"`
 	// Signers are further sources, each with its own counter.
 	Signers []SignerConfig `json:",omitempty"`
 
-	path  string           // the file this configuration was loaded from
-	extra jsonextra.Fields // members this version does not know, kept on rewrite
+	path string // the file this configuration was loaded from
 }
 
 // SignerConfig is one additional source in Config.Signers.
 type SignerConfig struct {
 	Name    string // unique; names the signer in logs and metrics
 	Signer  []byte // PKIX DER of its RSA public key
-	Counter int64  // its stored counter
+	Counter int64  // floor of its stored counter
 	Legacy  bool   `json:",omitempty"` // accept protocol 1 from it
-
-	extra jsonextra.Fields
 }
 
 // DefaultSignerName names Config.Signer in logs, metrics and errors.
 const DefaultSignerName = "default"
-
-// UnmarshalJSON decodes a signer entry, keeping members it does not know.
-func (s *SignerConfig) UnmarshalJSON(data []byte) error {
-	type plain SignerConfig
-	var p plain
-	extra, err := jsonextra.Unmarshal(data, &p)
-	if err != nil {
-		return err
-	}
-	*s = SignerConfig(p)
-	s.extra = extra
-	return nil
-}
-
-// MarshalJSON encodes a signer entry with the members it kept.
-func (s SignerConfig) MarshalJSON() ([]byte, error) {
-	type plain SignerConfig
-	return jsonextra.Marshal(plain(s), s.extra)
-}
 
 // Duration is a time.Duration written in JSON as Go duration text ("30s").
 // A bare JSON number is read as seconds, as Drift is.
@@ -123,8 +112,8 @@ func (d *Duration) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// ConfigError is a configuration that cannot be used: it names the file and,
-// where one is to blame, the field.
+// ConfigError is a configuration or state file that stops the sink from
+// starting: it names the file and, where one is to blame, the field.
 type ConfigError struct {
 	Path  string // the file, or empty for a configuration not read from one
 	Field string // e.g. "Private" or "Signers[1].Signer"; empty for the whole file
@@ -158,10 +147,10 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // errMissing is wrapped by errors about a required field that is absent.
 var errMissing = errors.New("missing")
 
-// ErrExampleKey: the configuration holds the private key published in the
+// errExampleKey: the configuration holds the private key published in the
 // repository's sink.example.json. Anyone could open what sources seal to
 // it, so a sink never runs with it.
-var ErrExampleKey = errors.New("is the published example key from sink.example.json; make this sink's own key with entropy-config --new-key")
+var errExampleKey = errors.New("is the published example key from sink.example.json; make this sink's own key with entropy-config --new-key")
 
 // examplePublic is the public half of sink.example.json's private key.
 var examplePublic = [packet.KeySize]byte{
@@ -170,14 +159,20 @@ var examplePublic = [packet.KeySize]byte{
 }
 
 // LoadConfig reads and checks a sink configuration file. The file holds
-// the sink's private key, so it is refused when group or others can read
-// it (the original wrote it 0644; the error says which chmod fixes that).
+// the sink's private key, so it is refused when others can read it, and
+// when its group can unless it is root's and its group may only read it
+// (root:entropyshare 0640, the packages' setup). The error says which chmod
+// fixes it.
 func LoadConfig(path string) (*Config, error) {
-	data, err := privfile.Read(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		var fe *fs.PathError
 		if errors.As(err, &fe) {
 			err = fe.Err
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
 		}
 		return nil, &ConfigError{Path: path, Err: err}
 	}
@@ -194,49 +189,91 @@ func LoadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
+// maxConfigFile bounds what LoadConfig reads: about 150 signer entries.
+const maxConfigFile = 64 << 10
+
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := privfile.Check(f); err != nil && !(errors.Is(err, privfile.ErrPermissions) && rootGroupReadable(f)) {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxConfigFile {
+		clear(data)
+		return nil, fmt.Errorf("file is larger than %d bytes", maxConfigFile)
+	}
+	return data, nil
+}
+
+// rootGroupReadable reports whether f is owned by root and its group may
+// read it and nothing more, while others have no access: root:entropyshare
+// 0640. A process that is not root can open such a file only through its
+// group, so the group is the process's own; see RATIONALE.md.
+func rootGroupReadable(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Uid == 0 && fi.Mode().Perm()&0o077 == 0o040
+}
+
 // ParseConfig decodes and checks a configuration. Members it does not
-// know are kept and written back by Marshal.
+// know are ignored.
 func ParseConfig(data []byte) (*Config, error) {
 	c := new(Config)
-	extra, err := jsonextra.Unmarshal(data, c)
-	if err != nil {
+	if err := json.Unmarshal(data, c); err != nil {
 		field, ferr := locate(data)
 		if ferr != nil {
 			err = ferr
 		}
 		return nil, &ConfigError{Field: field, Err: err}
 	}
-	c.extra = extra
 	if _, err := c.compile(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// Path returns the file the configuration was loaded from, where the sink
-// stores its counters.
-func (c *Config) Path() string { return c.path }
+// StatePath returns the state file's path: State, taken from the
+// configuration's folder when relative, or else the configuration's path
+// with ".state" in place of ".json". It is empty for a configuration read
+// from no file and without State.
+func (c *Config) StatePath() string {
+	switch {
+	case filepath.IsAbs(c.State):
+		return c.State
+	case c.State != "" && c.path != "":
+		return filepath.Join(filepath.Dir(c.path), c.State)
+	case c.State != "":
+		return c.State
+	case c.path != "":
+		return strings.TrimSuffix(c.path, ".json") + ".state"
+	}
+	return ""
+}
 
-// SetPath sets the file Marshal's output is stored in by a sink.
-func (c *Config) SetPath(path string) { c.path = path }
-
-// Marshal encodes the configuration, unknown members included, as the
-// original tools wrote it: tab-indented, with a final newline.
+// Marshal encodes the configuration as the original tools wrote it:
+// tab-indented, with a final newline.
 func (c *Config) Marshal() ([]byte, error) {
-	return jsonextra.Marshal(c, c.extra)
+	data, err := json.MarshalIndent(c, "", "\t")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
 }
 
 // Validate reports the first problem that would stop a sink from starting.
 func (c *Config) Validate() error {
 	_, err := c.compile()
 	return err
-}
-
-// clone returns a deep enough copy for the committer to own.
-func (c *Config) clone() *Config {
-	d := *c
-	d.Signers = slices.Clone(c.Signers)
-	return &d
 }
 
 // locate finds the field whose value made decoding fail, since
@@ -303,19 +340,14 @@ type compiled struct {
 	recipient   *packet.Recipient
 	signers     []packet.Signer // the order the recipient reports indexes in
 	names       []string        // names[i] names signers[i]
+	fps         []fingerprint   // fps[i] keys signers[i] in the state file
 	primary     bool            // signers[0] is Config.Signer; Signers follow
-	counters    []int64         // stored counters, by signer index
+	floors      []int64         // the configuration's counters, by signer index
 	credit      int
 	maxConns    int
 	readTimeout time.Duration
 	maxFrame    int
 	pool        poolSpec
-}
-
-type poolSpec struct {
-	kernel bool
-	path   string
-	sync   bool
 }
 
 func fieldErr(field string, format string, args ...any) error {
@@ -352,7 +384,8 @@ func (c *Config) compile() (*compiled, error) {
 		}
 		k.signers = append(k.signers, packet.Signer{Key: key, Legacy: legacy})
 		k.names = append(k.names, name)
-		k.counters = append(k.counters, counter)
+		k.fps = append(k.fps, keyFingerprint(key))
+		k.floors = append(k.floors, counter)
 		return nil
 	}
 	if len(c.Signer) > 0 {
@@ -384,22 +417,22 @@ func (c *Config) compile() (*compiled, error) {
 		return nil, &ConfigError{Field: "Private", Err: err}
 	}
 	if *r.Public() == examplePublic {
-		return nil, &ConfigError{Field: "Private", Err: ErrExampleKey}
+		return nil, &ConfigError{Field: "Private", Err: errExampleKey}
 	}
 	k.recipient = r
 
 	k.credit = DefaultCredit
 	if c.Credit != nil {
 		k.credit = *c.Credit
-		if k.credit < 0 || k.credit > MaxCredit {
-			return nil, fieldErr("Credit", "%d bits, want 0 to %d", k.credit, MaxCredit)
+		if k.credit < 0 || k.credit > maxCredit {
+			return nil, fieldErr("Credit", "%d bits, want 0 to %d", k.credit, maxCredit)
 		}
 	}
-	k.maxConns = cmpDefault(c.MaxConns, DefaultMaxConns)
+	k.maxConns = cmpDefault(c.MaxConns, defaultMaxConns)
 	if c.MaxConns < 0 {
 		return nil, fieldErr("MaxConns", "%d is negative", c.MaxConns)
 	}
-	k.readTimeout = cmpDefault(time.Duration(c.ReadTimeout), DefaultReadTimeout)
+	k.readTimeout = cmpDefault(time.Duration(c.ReadTimeout), defaultReadTimeout)
 	if c.ReadTimeout < 0 {
 		return nil, fieldErr("ReadTimeout", "%s is negative", time.Duration(c.ReadTimeout))
 	}
@@ -407,14 +440,12 @@ func (c *Config) compile() (*compiled, error) {
 	if k.maxFrame < packet.MinFrame || k.maxFrame > packet.MaxFrameLimit {
 		return nil, fieldErr("MaxFrame", "%d bytes, want %d to %d", k.maxFrame, packet.MinFrame, packet.MaxFrameLimit)
 	}
-	switch {
-	case c.Pool == "" || c.Pool == "kernel":
-		k.pool = poolSpec{kernel: true}
-	case strings.HasPrefix(c.Pool, "file:") && len(c.Pool) > len("file:"):
-		k.pool = poolSpec{path: strings.TrimPrefix(c.Pool, "file:"), sync: c.PoolSync}
-	default:
-		return nil, fieldErr("Pool", "%q, want \"kernel\" or \"file:/path\"", c.Pool)
+	ps, err := parsePoolSpec(c.Pool)
+	if err != nil {
+		return nil, err
 	}
+	ps.sync = c.PoolSync
+	k.pool = ps
 	return k, nil
 }
 

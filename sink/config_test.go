@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/keys"
@@ -121,32 +122,45 @@ func fieldOf(err error) string {
 	return ""
 }
 
-// Members this version does not know survive a rewrite by the sink, at the
-// top and inside signer entries.
-func TestUnknownFieldsSurvive(t *testing.T) {
+// The sink never writes its configuration: members this version does not
+// know are ignored, and after accepted packets the file has the same bytes
+// and modification time, and the counter is in the state file.
+func TestConfigNeverWritten(t *testing.T) {
 	dir := t.TempDir()
 	other := extraSigner(t, 0)
 	cfg := testConfig(t, dir, func(c *Config) {
 		c.Signers = []SignerConfig{{Name: "board", Signer: pkix(t, other), Counter: 10}}
 	})
-	raw := fileBytes(t, cfg.Path())
+	raw := fileBytes(t, cfg.path)
 	raw = bytes.Replace(raw, []byte(`"Name": "board",`), []byte(`"Name": "board", "Colour": "green", "Shelf": {"row": 2},`), 1)
 	raw = bytes.Replace(raw, []byte(`"Address"`), []byte(`"Comment": "kept", "Address"`), 1)
-	os.WriteFile(cfg.Path(), raw, 0o600)
-	cfg, err := LoadConfig(cfg.Path())
+	os.WriteFile(cfg.path, raw, 0o600)
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	os.Chtimes(cfg.path, old, old)
+	cfg, err := LoadConfig(cfg.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, addr := start(t, cfg, Options{Pool: &recordingPool{}})
+	_, addr := start(t, cfg, Options{pool: &recordingPool{}})
 	k := vectorKeys(t)
-	if st, _ := send(t, addr, frame(t, other, packet.Protocol2, k.sinkPublic, 11, epoch)); st != packet.StatusAccepted {
+	for c := int64(10); c <= 12; c++ {
+		want := packet.StatusAccepted
+		if c == 10 { // at the configuration's floor
+			want = packet.StatusCounter
+		}
+		if st, _ := send(t, addr, frame(t, other, packet.Protocol2, k.sinkPublic, c, epoch)); st != want {
+			t.Fatalf("counter %d: %s, want %s", c, st, want)
+		}
+	}
+	if st, _ := send(t, addr, frame(t, k.signer, packet.Protocol2, k.sinkPublic, 1, epoch)); st != packet.StatusAccepted {
 		t.Fatalf("%s", st)
 	}
-	out := string(fileBytes(t, cfg.Path()))
-	for _, want := range []string{`"Comment": "kept"`, `"Colour": "green"`, `"row": 2`, `"Counter": 11`} {
-		if !strings.Contains(out, want) {
-			t.Errorf("rewrite lost %s:\n%s", want, out)
-		}
+	fi, err := os.Stat(cfg.path)
+	if err != nil || !bytes.Equal(fileBytes(t, cfg.path), raw) || !fi.ModTime().Equal(old) {
+		t.Fatalf("the configuration changed (mtime %v, was %v)", fi.ModTime(), old)
+	}
+	if got := storedCounters(t, cfg); got["board"] != 12 || got[DefaultSignerName] != 1 {
+		t.Fatalf("stored counters %v", got)
 	}
 }
 
@@ -159,7 +173,7 @@ func TestMultiSigner(t *testing.T) {
 		c.Signers = []SignerConfig{{Name: "board-b", Signer: pkix(t, b), Counter: 100}}
 	})
 	pool := &recordingPool{}
-	s, addr := start(t, cfg, Options{Pool: pool})
+	s, addr := start(t, cfg, Options{pool: pool})
 	k := vectorKeys(t)
 	steps := []struct {
 		key     int // 0: default, 1: board-b
@@ -183,12 +197,11 @@ func TestMultiSigner(t *testing.T) {
 			t.Fatalf("step %d: %s %d, want %s %d", i, got, v, st.status, st.value)
 		}
 	}
-	if c := s.Counters(); c["default"] != 101 || c["board-b"] != 101 {
+	if c := s.counters(); c["default"] != 101 || c["board-b"] != 101 {
 		t.Fatalf("counters %v", c)
 	}
-	again, _ := LoadConfig(cfg.Path())
-	if again.Counter != 101 || again.Signers[0].Counter != 101 {
-		t.Fatalf("on disk: %d, %d", again.Counter, again.Signers[0].Counter)
+	if c := storedCounters(t, cfg); c["default"] != 101 || c["board-b"] != 101 {
+		t.Fatalf("on disk: %v", c)
 	}
 	if n := len(pool.all()); n != 4 {
 		t.Fatalf("%d chunks fed", n)
@@ -203,7 +216,7 @@ func TestSignersOnly(t *testing.T) {
 		c.Signer = nil
 		c.Signers = []SignerConfig{{Name: "b", Signer: pkix(t, b)}}
 	})
-	_, addr := start(t, cfg, Options{Pool: &recordingPool{}})
+	_, addr := start(t, cfg, Options{pool: &recordingPool{}})
 	k := vectorKeys(t)
 	if st, _ := send(t, addr, frame(t, b, packet.Protocol2, k.sinkPublic, 1, epoch)); st != packet.StatusAccepted {
 		t.Fatalf("%s", st)
@@ -219,7 +232,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	k, _ := c.compile()
-	if k.credit != DefaultCredit || k.maxConns != DefaultMaxConns || k.readTimeout != DefaultReadTimeout ||
+	if k.credit != DefaultCredit || k.maxConns != defaultMaxConns || k.readTimeout != defaultReadTimeout ||
 		k.maxFrame != packet.DefaultMaxFrame || !k.pool.kernel {
 		t.Fatalf("defaults: %+v", k)
 	}

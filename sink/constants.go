@@ -9,18 +9,18 @@ const (
 	// each accepted 1024-byte chunk when the configuration does not say.
 	DefaultCredit = 256
 
-	// MaxCredit is the most a chunk can be credited: one bit per bit.
-	MaxCredit = 1024 * 8
+	// maxCredit is the most a chunk can be credited: one bit per bit.
+	maxCredit = 1024 * 8
 
-	// DefaultMaxConns bounds the connections a sink serves at once.
-	DefaultMaxConns = 256
+	// defaultMaxConns bounds the connections a sink serves at once.
+	defaultMaxConns = 256
 
-	// DefaultReadTimeout is how long a peer has to deliver its whole frame,
+	// defaultReadTimeout is how long a peer has to deliver its whole frame,
 	// from accept to the last byte: a 1.6 KB frame arrives in about 5 s at
 	// 300 B/s, but a source sends to up to eight sinks at once over its
 	// one link (about 45 s for all eight), so 60 s leaves room for a slow
 	// hotspot and bounds what a stalled peer can hold.
-	DefaultReadTimeout = 60 * time.Second
+	defaultReadTimeout = 60 * time.Second
 
 	// writeTimeout bounds writing the status reply.
 	writeTimeout = 5 * time.Second
@@ -39,7 +39,7 @@ const (
 	// connections on SIGTERM before closing them.
 	DefaultShutdownTimeout = 10 * time.Second
 
-	// defaultStateMode is the mode of the state file: it holds the sink's
-	// private key.
-	defaultStateMode = 0o600
+	// stateMode is the state file's mode. It holds no secret, but nobody
+	// else has any business with it.
+	stateMode = 0o600
 )

@@ -2,7 +2,6 @@ package sink
 
 import (
 	"io"
-	"slices"
 	"time"
 
 	"github.com/entropyshare/entropyshare/packet"
@@ -17,8 +16,9 @@ type Verdict struct {
 	Hint     string          // a local explanation of Err, when there is one
 }
 
-// Reason names the rejection (see Reason), or "" for an accepted frame.
-func (v Verdict) Reason() string { return Reason(v.Err) }
+// Reason names the rejection for logs and the decode command ("counter",
+// "drift", ...), or "" for an accepted frame.
+func (v Verdict) Reason() string { return reason(v.Err) }
 
 // Decoder opens and checks frames as a sink with a configuration would,
 // without feeding anything or writing any state.
@@ -30,16 +30,26 @@ type Decoder struct {
 }
 
 // NewDecoder checks cfg and returns a decoder that starts from its stored
-// counters and reads the time from now (nil: the real clock).
+// counters (the state file's, read and left as it is, with the
+// configuration's floors) and reads the time from now (nil: the real
+// clock).
 func NewDecoder(cfg *Config, now func() time.Time) (*Decoder, error) {
 	k, err := cfg.compile()
+	if err != nil {
+		return nil, err
+	}
+	es, at, err := k.stored(cfg.StatePath())
 	if err != nil {
 		return nil, err
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Decoder{k: k, drift: cfg.Drift, now: now, counters: slices.Clone(k.counters)}, nil
+	d := &Decoder{k: k, drift: cfg.Drift, now: now, counters: make([]int64, len(at))}
+	for i, j := range at {
+		d.counters[i] = es[j].counter
+	}
+	return d, nil
 }
 
 // Decode reads one frame from r and applies the acceptance steps. An

@@ -1,4 +1,9 @@
-// Package sink implements the entropyshare sink: its configuration and
-// counter state, the acceptance checks of PROTOCOL.md, the pools it feeds,
-// and its metrics.
+// Package sink implements the entropyshare sink server.
+//
+// A Server checks each frame in the order PROTOCOL.md gives, stores the
+// signer's new counter durably in the state file, one write for every
+// batch of packets waiting together (group commit), and only then feeds
+// the chunk to the pool. It reads its configuration (LoadConfig) and
+// never writes it. Status reads the stored counters and Decoder judges
+// frame files as a Server would, both without changing anything.
 package sink

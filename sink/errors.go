@@ -7,43 +7,33 @@ import (
 	"github.com/entropyshare/entropyshare/packet"
 )
 
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("sink: server closed")
+
 // Rejections of the sink's own, beside packet's sentinel errors.
 var (
-	// ErrStore: the new counter could not be stored; nothing was fed and
+	// errStore: the new counter could not be stored; nothing was fed and
 	// the counter did not move (reply 0x05).
-	ErrStore = errors.New("sink: could not store the counter")
-	// ErrFeed: the counter was stored but the pool refused the chunk
+	errStore = errors.New("sink: could not store the counter")
+	// errFeed: the counter was stored but the pool refused the chunk
 	// (reply 0x05). The counter stays consumed: a chunk is never fed twice.
-	ErrFeed = errors.New("sink: could not feed the pool")
-	// ErrBusy: too many connections (reply 0x06).
-	ErrBusy = errors.New("sink: too many connections")
-	// ErrServerClosed is returned by Serve after Shutdown.
-	ErrServerClosed = errors.New("sink: server closed")
+	errFeed = errors.New("sink: could not feed the pool")
 )
 
-// Reason names the rejection reason of err for logs, metrics and the
-// decode command: packet.Reason's names, plus "store", "feed", "busy" and
-// "timeout" (the peer did not deliver its frame within the read deadline).
-func Reason(err error) string {
+// reason names the rejection reason of err for logs, metrics and the
+// decode command: packet.Reason's names, plus "store", "feed" and "timeout"
+// (the peer did not deliver its frame within the read deadline). An excess
+// connection is counted as "busy" without an error (Server.refuse).
+func reason(err error) string {
 	switch {
 	case err == nil:
 		return ""
-	case errors.Is(err, ErrStore):
+	case errors.Is(err, errStore):
 		return "store"
-	case errors.Is(err, ErrFeed):
+	case errors.Is(err, errFeed):
 		return "feed"
-	case errors.Is(err, ErrBusy):
-		return "busy"
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
 	}
 	return packet.Reason(err)
-}
-
-// replyFor is the status reply for err.
-func replyFor(err error) (packet.Status, int64) {
-	if errors.Is(err, ErrBusy) {
-		return packet.StatusBusy, 0
-	}
-	return packet.ReplyFor(err)
 }

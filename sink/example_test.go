@@ -18,7 +18,7 @@ func TestExampleConfig(t *testing.T) {
 	}
 	_, err = ParseConfig(data)
 	var ce *ConfigError
-	if !errors.Is(err, ErrExampleKey) || !errors.As(err, &ce) || ce.Field != "Private" {
+	if !errors.Is(err, errExampleKey) || !errors.As(err, &ce) || ce.Field != "Private" {
 		t.Fatalf("example key: err = %v, want ErrExampleKey on Private", err)
 	}
 

@@ -177,11 +177,13 @@ type recordingPool struct {
 	chunks [][]byte
 }
 
-func (p *recordingPool) Feed(chunk []byte) error {
+func (p *recordingPool) Close() error { return nil }
+
+func (p *recordingPool) Feed(chunk []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.chunks = append(p.chunks, slices.Clone(chunk))
-	return nil
+	return 0, nil
 }
 
 func (p *recordingPool) all() [][]byte {
@@ -215,8 +217,8 @@ func textLogger(w io.Writer) *slog.Logger {
 // start serves cfg on 127.0.0.1 and shuts it down at cleanup.
 func start(t testing.TB, cfg *Config, opts Options) (*Server, string) {
 	t.Helper()
-	if opts.Now == nil {
-		opts.Now = func() time.Time { return epoch }
+	if opts.now == nil {
+		opts.now = func() time.Time { return epoch }
 	}
 	s, err := New(cfg, opts)
 	if err != nil {
@@ -276,3 +278,33 @@ func fileBytes(t testing.TB, path string) []byte {
 }
 
 func header(n int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(n)) }
+
+// storedCounters reads cfg's stored counters by signer name, as
+// entropy-sink status does.
+func storedCounters(t testing.TB, cfg *Config) map[string]int64 {
+	t.Helper()
+	st, err := Status(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, s := range st {
+		if s.Name != "" {
+			out[s.Name] = s.Counter
+		}
+	}
+	return out
+}
+
+// onWrite wraps the committer's state writes with before, which runs
+// first and may fail the write.
+func onWrite(before func() error) func(func([]entry) error) func([]entry) error {
+	return func(write func([]entry) error) func([]entry) error {
+		return func(es []entry) error {
+			if err := before(); err != nil {
+				return err
+			}
+			return write(es)
+		}
+	}
+}

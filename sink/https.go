@@ -53,7 +53,7 @@ const (
 	// whole request, body included, has DefaultReadTimeout, as a frame on
 	// the TCP listener does.
 	httpsReadHeaderTimeout = 30 * time.Second
-	httpsReadTimeout       = DefaultReadTimeout
+	httpsReadTimeout       = defaultReadTimeout
 	httpsWriteTimeout      = 60 * time.Second
 	// httpsIdleTimeout bounds a kept-alive connection between requests; it
 	// holds one of its address's connections meanwhile.

@@ -472,7 +472,7 @@ func (a *httpsAPI) push(x *httpsExchange) {
 	status, value, err := a.accept(x.r.Context(), payload)
 	x.attrs = append(x.attrs, "status", int(status))
 	if err != nil {
-		x.attrs = append(x.attrs, "reason", Reason(err), "error", err.Error())
+		x.attrs = append(x.attrs, "reason", reason(err), "error", err.Error())
 	}
 	x.packetStatus(status, value)
 }

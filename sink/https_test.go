@@ -539,8 +539,8 @@ func TestHTTPSPacket(t *testing.T) {
 		{packet.StatusCounter, 41, packet.ErrCounter, 409, "counter", ""},
 		{packet.StatusDrift, 1700000000, packet.ErrDrift, 422, "drift", ""},
 		{packet.StatusMalformed, 0, packet.ErrMalformed, 400, "malformed", ""},
-		{packet.StatusUnavailable, 0, ErrStore, 503, "unavailable", "60"},
-		{packet.StatusBusy, 0, ErrBusy, 503, "busy", "10"},
+		{packet.StatusUnavailable, 0, errStore, 503, "unavailable", "60"},
+		{packet.StatusBusy, 0, errors.New("sink: too many connections"), 503, "busy", "10"},
 		{packet.Status(0x7f), 0, errors.New("what"), 500, statusInternal, ""},
 	} {
 		mu.Lock()

@@ -23,7 +23,9 @@ type metrics struct {
 	storeErrors   prometheus.Counter
 }
 
-func newMetrics(names []string, counters []int64) *metrics {
+// newMetrics registers the metrics of signers names, with their stored
+// counters and the Unix times those were stored (0: unknown).
+func newMetrics(names []string, counters, stored []int64) *metrics {
 	const ns = "entropyshare_sink"
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
@@ -66,6 +68,9 @@ func newMetrics(names []string, counters []int64) *metrics {
 	for i, n := range names {
 		m.accepted.WithLabelValues(n)
 		m.counter.WithLabelValues(n).Set(float64(counters[i]))
+		if stored[i] != 0 {
+			m.lastAccepted.WithLabelValues(n).Set(float64(stored[i]))
+		}
 	}
 	return m
 }

@@ -4,73 +4,90 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 )
 
-// Pool is where accepted chunks go.
+// Pool is where entropy goes: the kernel's pool, or a file.
 type Pool interface {
-	// Feed adds one accepted chunk. It may be called concurrently.
-	Feed(chunk []byte) error
+	// Feed adds chunk and returns the bits of entropy the kernel
+	// credited for it (0 for a file, or when the kernel only mixed it
+	// in). It may be called concurrently.
+	Feed(chunk []byte) (credited int, err error)
+	Close() error
 }
 
-// creditor is implemented by pools that credit entropy; the sink counts
-// the bits for its metrics.
-type creditor interface {
-	// CreditedBits is the number of bits the last successful Feed credited.
-	CreditedBits() int
-}
-
-// OpenPool opens the pool cfg names: the kernel's, or a file.
-func OpenPool(cfg *Config, logger *slog.Logger) (Pool, error) {
-	k, err := cfg.compile()
+// OpenPool opens the pool spec names, in Config.Pool's syntax: "kernel"
+// (also when empty), crediting credit bits per Feed, or "file:/path",
+// which appends (fsyncing each Feed when sync is set) and credits nothing.
+func OpenPool(spec string, credit int, sync bool, logger *slog.Logger) (Pool, error) {
+	ps, err := parsePoolSpec(spec)
 	if err != nil {
 		return nil, err
 	}
-	return openPool(k, logger)
+	ps.sync = sync
+	return ps.open(credit, logger)
 }
 
-func openPool(k *compiled, logger *slog.Logger) (Pool, error) {
-	if k.pool.kernel {
-		return NewKernelPool(k.credit, logger)
+// poolSpec is a parsed Config.Pool.
+type poolSpec struct {
+	kernel bool
+	path   string
+	sync   bool
+}
+
+// parsePoolSpec reads Config.Pool's syntax.
+func parsePoolSpec(s string) (poolSpec, error) {
+	switch {
+	case s == "" || s == "kernel":
+		return poolSpec{kernel: true}, nil
+	case strings.HasPrefix(s, "file:") && len(s) > len("file:"):
+		return poolSpec{path: strings.TrimPrefix(s, "file:")}, nil
 	}
-	return OpenFilePool(k.pool.path, k.pool.sync)
+	return poolSpec{}, fieldErr("Pool", "%q, want \"kernel\" or \"file:/path\"", s)
 }
 
-// FilePool appends each chunk to a file: for tests, demonstrations, and
+func (ps poolSpec) open(credit int, logger *slog.Logger) (Pool, error) {
+	if ps.kernel {
+		return newKernelPool(credit, logger)
+	}
+	return openFilePool(ps.path, ps.sync)
+}
+
+// filePool appends each chunk to a file: for tests, demonstrations, and
 // feeding something other than the kernel.
-type FilePool struct {
+type filePool struct {
 	mu   sync.Mutex
 	f    *os.File
 	sync bool
 }
 
-// OpenFilePool opens (creating, mode 0600) the file at path for appending.
-// With sync, every chunk is fsynced before Feed returns.
-func OpenFilePool(path string, sync bool) (*FilePool, error) {
+// openFilePool opens (creating, mode 0600) the file at path for appending.
+// With sync, every chunk is fsynced before feed returns.
+func openFilePool(path string, sync bool) (*filePool, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sink: file pool: %w", err)
 	}
-	return &FilePool{f: f, sync: sync}, nil
+	return &filePool{f: f, sync: sync}, nil
 }
 
-// Feed appends chunk in one write.
-func (p *FilePool) Feed(chunk []byte) error {
+// Feed appends chunk in one write; it credits nothing.
+func (p *filePool) Feed(chunk []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, err := p.f.Write(chunk); err != nil {
-		return fmt.Errorf("sink: file pool: %w", err)
+		return 0, fmt.Errorf("sink: file pool: %w", err)
 	}
 	if p.sync {
 		if err := p.f.Sync(); err != nil {
-			return fmt.Errorf("sink: file pool: %w", err)
+			return 0, fmt.Errorf("sink: file pool: %w", err)
 		}
 	}
-	return nil
+	return 0, nil
 }
 
-// Close closes the file.
-func (p *FilePool) Close() error {
+func (p *filePool) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.f.Close()

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// KernelPool feeds the kernel's entropy pool: RNDADDENTROPY with a credit
+// kernelPool feeds the kernel's entropy pool: RNDADDENTROPY with a credit
 // of Credit bits per chunk, then RNDRESEEDCRNG so the CRNG uses it at once.
 // Both need CAP_SYS_ADMIN. Without it (EPERM), or where the ioctl does not
 // exist (ENOSYS, ENOTTY: emulators, containers), the pool falls back to
@@ -23,7 +23,7 @@ import (
 //
 // The kernel's entropy_avail is no health signal (it reads 256 on every
 // kernel since 5.18), so nothing here reports it.
-type KernelPool struct {
+type kernelPool struct {
 	credit int
 	fd     int
 	path   string
@@ -32,16 +32,15 @@ type KernelPool struct {
 
 	fallback atomic.Bool
 	once     sync.Once
-	credited atomic.Int64
 }
 
-// NewKernelPool opens /dev/random for the ioctls and the fallback.
-func NewKernelPool(credit int, logger *slog.Logger) (*KernelPool, error) {
-	return newKernelPool(credit, logger, "/dev/random", ioctl)
+// newKernelPool opens /dev/random for the ioctls and the fallback.
+func newKernelPool(credit int, logger *slog.Logger) (*kernelPool, error) {
+	return openKernelPool(credit, logger, "/dev/random", ioctl)
 }
 
-func newKernelPool(credit int, logger *slog.Logger, path string,
-	ioctl func(fd int, req uint, arg unsafe.Pointer) error) (*KernelPool, error) {
+func openKernelPool(credit int, logger *slog.Logger, path string,
+	ioctl func(fd int, req uint, arg unsafe.Pointer) error) (*kernelPool, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -49,7 +48,7 @@ func newKernelPool(credit int, logger *slog.Logger, path string,
 	if err != nil {
 		return nil, fmt.Errorf("sink: kernel pool: open %s: %w", path, err)
 	}
-	return &KernelPool{credit: credit, fd: fd, path: path, ioctl: ioctl, logger: logger}, nil
+	return &kernelPool{credit: credit, fd: fd, path: path, ioctl: ioctl, logger: logger}, nil
 }
 
 // ioctl is the raw system call; golang.org/x/sys/unix has the request
@@ -77,8 +76,9 @@ func fallbackErr(err error) bool {
 	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.ENOTTY)
 }
 
-// Feed adds chunk to the kernel pool.
-func (p *KernelPool) Feed(chunk []byte) error {
+// feed adds chunk to the kernel pool and returns its credit, or 0 when
+// falling back to a plain write.
+func (p *kernelPool) Feed(chunk []byte) (int, error) {
 	if !p.fallback.Load() {
 		buf := randPoolInfo(p.credit, chunk)
 		err := p.ioctl(p.fd, unix.RNDADDENTROPY, unsafe.Pointer(&buf[0]))
@@ -86,11 +86,10 @@ func (p *KernelPool) Feed(chunk []byte) error {
 		if err == nil {
 			// Reseeding is an optimisation: the chunk is in the pool either way.
 			_ = p.ioctl(p.fd, unix.RNDRESEEDCRNG, nil)
-			p.credited.Store(int64(p.credit))
-			return nil
+			return p.credit, nil
 		}
 		if !fallbackErr(err) {
-			return fmt.Errorf("sink: kernel pool: RNDADDENTROPY: %w", err)
+			return 0, fmt.Errorf("sink: kernel pool: RNDADDENTROPY: %w", err)
 		}
 		p.fallback.Store(true)
 		p.once.Do(func() {
@@ -99,15 +98,9 @@ func (p *KernelPool) Feed(chunk []byte) error {
 		})
 	}
 	if _, err := unix.Write(p.fd, chunk); err != nil {
-		return fmt.Errorf("sink: kernel pool: write %s: %w", p.path, err)
+		return 0, fmt.Errorf("sink: kernel pool: write %s: %w", p.path, err)
 	}
-	p.credited.Store(0)
-	return nil
+	return 0, nil
 }
 
-// CreditedBits is the credit of the last chunk fed: Credit, or 0 when
-// falling back to a plain write.
-func (p *KernelPool) CreditedBits() int { return int(p.credited.Load()) }
-
-// Close closes /dev/random.
-func (p *KernelPool) Close() error { return unix.Close(p.fd) }
+func (p *kernelPool) Close() error { return unix.Close(p.fd) }

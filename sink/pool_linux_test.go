@@ -28,20 +28,24 @@ func TestRandPoolInfo(t *testing.T) {
 // As root the real ioctl credits; as anyone else the pool falls back.
 func TestKernelPoolReal(t *testing.T) {
 	logs := &syncBuffer{}
-	p, err := NewKernelPool(256, textLogger(logs))
+	p, err := newKernelPool(256, textLogger(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
 	chunk := make([]byte, 1024)
 	rand.Read(chunk)
-	if err := p.Feed(chunk); err != nil {
+	credited, err := p.Feed(chunk)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if unix.Geteuid() == 0 && p.CreditedBits() != 256 && !p.fallback.Load() {
-		t.Fatalf("credited %d bits as root", p.CreditedBits())
+	if unix.Geteuid() == 0 && credited != 256 && !p.fallback.Load() {
+		t.Fatalf("credited %d bits as root", credited)
 	}
-	t.Logf("credited %d bits, fallback %v", p.CreditedBits(), p.fallback.Load())
+	if p.fallback.Load() && credited != 0 {
+		t.Fatalf("credited %d bits falling back", credited)
+	}
+	t.Logf("credited %d bits, fallback %v", credited, p.fallback.Load())
 }
 
 func TestKernelPoolFallback(t *testing.T) {
@@ -50,7 +54,7 @@ func TestKernelPoolFallback(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "random")
 		privateCopy(t, filepath.Dir(path), "random", nil)
 		calls := 0
-		p, err := newKernelPool(256, textLogger(logs), path, func(int, uint, unsafe.Pointer) error {
+		p, err := openKernelPool(256, textLogger(logs), path, func(int, uint, unsafe.Pointer) error {
 			calls++
 			return errno
 		})
@@ -58,20 +62,23 @@ func TestKernelPoolFallback(t *testing.T) {
 			t.Fatal(err)
 		}
 		var want []byte
+		credited := 0
 		for range 3 {
 			chunk := make([]byte, 1024)
 			rand.Read(chunk)
 			want = append(want, chunk...)
-			if err := p.Feed(chunk); err != nil {
+			c, err := p.Feed(chunk)
+			if err != nil {
 				t.Fatal(err)
 			}
+			credited += c
 		}
 		p.Close()
 		if got := fileBytes(t, path); !bytes.Equal(got, want) {
 			t.Fatalf("%v: fallback wrote %d bytes, want %d", errno, len(got), len(want))
 		}
-		if calls != 1 || p.CreditedBits() != 0 {
-			t.Fatalf("%v: %d ioctl calls, %d bits credited", errno, calls, p.CreditedBits())
+		if calls != 1 || credited != 0 {
+			t.Fatalf("%v: %d ioctl calls, %d bits credited", errno, calls, credited)
 		}
 		if n := strings.Count(logs.String(), "cannot credit entropy"); n != 1 {
 			t.Fatalf("%v: fallback logged %d times:\n%s", errno, n, logs)
@@ -81,9 +88,15 @@ func TestKernelPoolFallback(t *testing.T) {
 		}
 	}
 	// Any other error is the pool's, not a reason to fall back.
-	p, _ := newKernelPool(256, nil, privateCopy(t, t.TempDir(), "r", nil), func(int, uint, unsafe.Pointer) error { return unix.EIO })
+	p, _ := openKernelPool(256, nil, privateCopy(t, t.TempDir(), "r", nil), func(int, uint, unsafe.Pointer) error { return unix.EIO })
 	defer p.Close()
-	if err := p.Feed(make([]byte, 1024)); err == nil || p.fallback.Load() {
+	if _, err := p.Feed(make([]byte, 1024)); err == nil || p.fallback.Load() {
 		t.Fatalf("EIO: %v", err)
+	}
+	// A credited feed reports its credit.
+	ok, _ := openKernelPool(200, nil, privateCopy(t, t.TempDir(), "r", nil), func(int, uint, unsafe.Pointer) error { return nil })
+	defer ok.Close()
+	if c, err := ok.Feed(make([]byte, 1024)); c != 200 || err != nil {
+		t.Fatalf("credited feed: %d bits, %v", c, err)
 	}
 }

@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/entropyshare/entropyshare/internal/atomicfile"
 	"github.com/entropyshare/entropyshare/packet"
 )
 
@@ -22,30 +22,31 @@ import (
 // no log.
 type Options struct {
 	Logger *slog.Logger
-	// Now is the clock drift is checked against.
-	Now func() time.Time
-	// Pool receives accepted chunks; nil opens the configuration's pool
-	// (and Shutdown closes it).
-	Pool Pool
-	// WriteState stores the state file durably; nil means an atomic write
-	// with mode 0600 (internal/atomicfile). Tests inject failures here.
-	WriteState func(path string, data []byte) error
+
+	now  func() time.Time // the clock drift is checked against; tests stop it
+	pool Pool             // tests record chunks; nil opens the configuration's
+	// wrapWrite, when set, wraps the committer's state write: tests inject
+	// delays and failures, benchmarks other ways to store.
+	wrapWrite func(write func([]entry) error) func([]entry) error
 }
 
 // Server is a running sink: it accepts frames on listeners, checks them in
 // PROTOCOL.md's order, stores counters durably and feeds the pool.
 type Server struct {
-	k          *compiled
-	drift      int64
-	path       string
-	state      *Config        // the committer's copy, rewritten with new counters
-	tmpl       *stateTemplate // renders state; nil: Marshal it
-	log        *slog.Logger
-	now        func() time.Time
-	pool       Pool
-	ownPool    bool
-	writeState func(path string, data []byte) error
-	m          *metrics
+	k       *compiled
+	drift   int64
+	log     *slog.Logger
+	now     func() time.Time
+	pool    Pool
+	ownPool bool
+	m       *metrics
+
+	// The committer's alone: the state file, its entries as last made
+	// durable, and the write (state.write unless a test wraps it).
+	state     *stateFile
+	statePath string
+	entries   []entry
+	write     func([]entry) error
 
 	mu      sync.Mutex // guards what follows
 	stored  []int64    // durable counters, by signer index
@@ -67,28 +68,29 @@ type Server struct {
 	wg        sync.WaitGroup // connection goroutines
 }
 
-// New checks cfg and starts a sink's committer. cfg must have been loaded
-// from its file (LoadConfig) or given one with SetPath: that is where the
-// counters are stored. Call Shutdown to stop it.
+// New checks cfg, opens its state file (making it when missing: see
+// Config.State) and its pool, and starts the sink's committer. A state
+// file that cannot be read, or is damaged, is a *ConfigError naming it,
+// and nothing is written then. Call Shutdown to stop the server.
 func New(cfg *Config, opts Options) (*Server, error) {
 	k, err := cfg.compile()
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Path() == "" {
-		return nil, errors.New("sink: configuration has no file to store counters in")
+	path := cfg.StatePath()
+	if path == "" {
+		return nil, &ConfigError{Field: "State", Err: errors.New("no state file: the configuration was read from no file")}
+	}
+	if cfg.path != "" && filepath.Clean(path) == filepath.Clean(cfg.path) {
+		return nil, &ConfigError{Path: cfg.path, Field: "State", Err: errors.New("is the configuration file itself")}
 	}
 	s := &Server{
 		k:             k,
 		drift:         cfg.Drift,
-		path:          cfg.Path(),
-		state:         cfg.clone(),
 		log:           opts.Logger,
-		now:           opts.Now,
-		pool:          opts.Pool,
-		writeState:    opts.WriteState,
-		stored:        slices.Clone(k.counters),
-		pending:       slices.Clone(k.counters),
+		now:           opts.now,
+		pool:          opts.pool,
+		statePath:     path,
 		kick:          make(chan struct{}, 1),
 		stop:          make(chan struct{}),
 		committerDone: make(chan struct{}),
@@ -102,27 +104,42 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.writeState == nil {
-		s.writeState = func(path string, data []byte) error {
-			return atomicfile.WriteFile(path, data, defaultStateMode)
-		}
+	if s.state, err = openState(path, k.fps, k.floors); err != nil {
+		return nil, err
+	}
+	if s.state.created {
+		s.log.Warn("no state file (first start?): made it, with the configuration's counters", "file", path)
+	}
+	if s.state.spoiled != "" {
+		s.log.Warn("state file: one slot unreadable (a write cut short?); using the other", "file", path, "slot", s.state.spoiled)
 	}
 	if s.pool == nil {
-		p, err := openPool(k, s.log)
+		p, err := k.pool.open(k.credit, s.log)
 		if err != nil {
+			s.state.close()
 			return nil, err
 		}
 		s.pool, s.ownPool = p, true
 	}
-	s.tmpl = newStateTemplate(s.state, k.primary)
-	s.m = newMetrics(k.names, k.counters)
+	s.entries = s.state.es
+	s.write = s.state.write
+	if opts.wrapWrite != nil {
+		s.write = opts.wrapWrite(s.write)
+	}
+	s.stored = make([]int64, len(k.names))
+	last := make([]int64, len(k.names))
+	for i, j := range s.state.at {
+		s.stored[i], last[i] = s.entries[j].counter, s.entries[j].stored
+	}
+	s.pending = slices.Clone(s.stored)
+	s.m = newMetrics(k.names, s.stored, last)
 	s.storeOK.Store(true)
 	go s.commitLoop()
 	return s, nil
 }
 
-// Counters returns the durable counters by signer name.
-func (s *Server) Counters() map[string]int64 {
+// counters returns the durable counters by signer name.
+func (s *Server) counters() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]int64, len(s.stored))
@@ -242,7 +259,7 @@ func (s *Server) serveConn(c net.Conn) {
 
 	o, hint, err := s.receive(c)
 
-	status, value := replyFor(err)
+	status, value := packet.ReplyFor(err)
 	// Log first, so that the line exists by the time the peer reads the reply.
 	s.record(c, o, hint, err, status, start)
 	c.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -265,14 +282,14 @@ func (s *Server) record(c net.Conn, o *opened, hint string, err error, status pa
 		s.log.Info("accepted", append(attrs, "duration", time.Since(start))...)
 		return
 	}
-	reason := Reason(err)
-	s.m.rejected.WithLabelValues(reason, name).Inc()
-	attrs = append(attrs, "reason", reason, "status", int(status), "error", err.Error())
+	why := reason(err)
+	s.m.rejected.WithLabelValues(why, name).Inc()
+	attrs = append(attrs, "reason", why, "status", int(status), "error", err.Error())
 	if hint != "" {
 		attrs = append(attrs, "hint", hint)
 	}
 	level := slog.LevelInfo
-	if reason == "store" || reason == "feed" {
+	if why == "store" || why == "feed" {
 		level = slog.LevelError
 	}
 	s.log.Log(context.Background(), level, "rejected", append(attrs, "duration", time.Since(start))...)
@@ -296,13 +313,12 @@ func (s *Server) receive(r io.Reader) (*opened, string, error) {
 	if b.err != nil {
 		return o, "", b.err
 	}
-	if err := s.pool.Feed(o.Packet.Chunk[:]); err != nil {
-		return o, "", fmt.Errorf("%w: %v", ErrFeed, err)
+	credited, err := s.pool.Feed(o.Packet.Chunk[:])
+	if err != nil {
+		return o, "", fmt.Errorf("%w: %v", errFeed, err)
 	}
 	s.m.fedBytes.Add(packet.ChunkSize)
-	if cp, ok := s.pool.(creditor); ok {
-		s.m.creditedBits.Add(float64(cp.CreditedBits()))
-	}
+	s.m.creditedBits.Add(float64(credited))
 	return o, "", nil
 }
 

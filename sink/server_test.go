@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -15,10 +16,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/entropyshare/entropyshare/internal/atomicfile"
 	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
 )
@@ -71,14 +72,15 @@ func TestAcceptAndReject(t *testing.T) {
 		{"v1 truncated", vectors.Read(t, "truncated.frame"), packet.StatusMalformed, 0},
 		{"v1 replay of counter 1", vectors.Read(t, "valid-1.frame"), packet.StatusCounter, 5},
 	}
-	before := fileBytes(t, cfg.Path())
+	before := fileBytes(t, cfg.StatePath())
+	config := fileBytes(t, cfg.path)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s, v := send(t, addr, tc.data)
 			if s != tc.status || v != tc.value {
 				t.Errorf("reply %s %d, want %s %d", s, v, tc.status, tc.value)
 			}
-			if got := fileBytes(t, cfg.Path()); !bytes.Equal(got, before) {
+			if got := fileBytes(t, cfg.StatePath()); !bytes.Equal(got, before) {
 				t.Error("state file changed")
 			}
 			if n := len(fileBytes(t, pool)); n != 0 {
@@ -93,12 +95,14 @@ func TestAcceptAndReject(t *testing.T) {
 	if got := fileBytes(t, pool); !bytes.Equal(got, chunkOf(t, valid)) {
 		t.Fatalf("pool holds %d bytes, want the frame's 1024-byte chunk", len(got))
 	}
-	again, err := LoadConfig(cfg.Path())
-	if err != nil || again.Counter != 6 {
-		t.Fatalf("counter on disk: %d, %v", again.Counter, err)
+	if c := storedCounters(t, cfg)[DefaultSignerName]; c != 6 {
+		t.Fatalf("counter on disk: %d", c)
 	}
-	if fi, _ := os.Stat(cfg.Path()); fi.Mode().Perm() != 0o600 {
+	if fi, _ := os.Stat(cfg.StatePath()); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("state file mode %04o", fi.Mode().Perm())
+	}
+	if !bytes.Equal(fileBytes(t, cfg.path), config) {
+		t.Fatal("the configuration changed")
 	}
 	if s, v := send(t, addr, valid); s != packet.StatusCounter || v != 6 {
 		t.Fatalf("replay: %s %d", s, v)
@@ -146,7 +150,7 @@ func TestRestart(t *testing.T) {
 	k := vectorKeys(t)
 	first := frame(t, k.signer, packet.Protocol2, k.sinkPublic, 1, epoch)
 	cfg := testConfig(t, dir, nil)
-	s, err := New(cfg, Options{Now: func() time.Time { return epoch }})
+	s, err := New(cfg, Options{now: func() time.Time { return epoch }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +163,7 @@ func TestRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg2, err := LoadConfig(cfg.Path())
+	cfg2, err := LoadConfig(cfg.path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,12 +234,12 @@ func TestConcurrentSenders(t *testing.T) {
 	cfg := testConfig(t, dir, nil)
 	pool := &recordingPool{}
 	var writes atomic.Int64
-	write := func(path string, data []byte) error {
+	write := onWrite(func() error {
 		writes.Add(1)
 		time.Sleep(2 * time.Millisecond) // a slow disk makes batches visible
-		return atomicfile.WriteFile(path, data, 0o600)
-	}
-	s, addr := start(t, cfg, Options{Pool: pool, WriteState: write})
+		return nil
+	})
+	s, addr := start(t, cfg, Options{pool: pool, wrapWrite: write})
 	k := vectorKeys(t)
 	const n = 120
 	frames := make([][]byte, n)
@@ -291,12 +295,11 @@ func TestConcurrentSenders(t *testing.T) {
 		seen[counter] = true
 		last = max(last, counter)
 	}
-	if got := s.Counters()[DefaultSignerName]; got != last {
+	if got := s.counters()[DefaultSignerName]; got != last {
 		t.Fatalf("stored counter %d, highest fed %d", got, last)
 	}
-	again, _ := LoadConfig(cfg.Path())
-	if again.Counter != last {
-		t.Fatalf("counter on disk %d, want %d", again.Counter, last)
+	if c := storedCounters(t, cfg)[DefaultSignerName]; c != last {
+		t.Fatalf("counter on disk %d, want %d", c, last)
 	}
 	if writes.Load() >= accepted.Load() && accepted.Load() > 4 {
 		t.Logf("no group commit observed: %d writes for %d packets", writes.Load(), accepted.Load())
@@ -314,13 +317,13 @@ func TestGroupCommit(t *testing.T) {
 	})
 	gate := make(chan struct{})
 	var writes atomic.Int64
-	write := func(path string, data []byte) error {
+	write := onWrite(func() error {
 		if writes.Add(1) == 1 {
 			<-gate // hold the first write until the others queue up
 		}
-		return atomicfile.WriteFile(path, data, 0o600)
-	}
-	s, addr := start(t, cfg, Options{Pool: &recordingPool{}, WriteState: write})
+		return nil
+	})
+	s, addr := start(t, cfg, Options{pool: &recordingPool{}, wrapWrite: write})
 	k := vectorKeys(t)
 	var wg sync.WaitGroup
 	send1 := func(f []byte) {
@@ -347,11 +350,8 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatalf("%d state writes for 5 packets in 2 batches", w)
 	}
 	want := map[string]int64{"default": 1, "board0": 1, "board1": 1, "board2": 1, "board3": 1}
-	again, _ := LoadConfig(cfg.Path())
-	for _, sc := range again.Signers {
-		if sc.Counter != want[sc.Name] {
-			t.Errorf("%s: counter %d on disk", sc.Name, sc.Counter)
-		}
+	if got := storedCounters(t, cfg); !maps.Equal(got, want) {
+		t.Errorf("counters on disk %v, want %v", got, want)
 	}
 }
 
@@ -359,7 +359,7 @@ func TestGroupCommit(t *testing.T) {
 func TestOvertakenInBatch(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, nil)
-	s, err := New(cfg, Options{Pool: &recordingPool{}})
+	s, err := New(cfg, Options{pool: &recordingPool{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,8 +376,8 @@ func TestOvertakenInBatch(t *testing.T) {
 		t.Fatalf("overtaken counter: %v", err5)
 	}
 	<-b7.done
-	if b7.err != nil || s.Counters()[DefaultSignerName] != 7 {
-		t.Fatalf("batch: %v, counters %v", b7.err, s.Counters())
+	if b7.err != nil || s.counters()[DefaultSignerName] != 7 {
+		t.Fatalf("batch: %v, counters %v", b7.err, s.counters())
 	}
 }
 
@@ -437,27 +437,27 @@ func TestStoreFailure(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, nil)
 	var fail atomic.Bool
-	write := func(path string, data []byte) error {
+	write := onWrite(func() error {
 		if fail.Load() {
 			return errors.New("no space left on device")
 		}
-		return atomicfile.WriteFile(path, data, 0o600)
-	}
+		return nil
+	})
 	logs := &syncBuffer{}
-	s, addr := start(t, cfg, Options{WriteState: write, Logger: textLogger(logs)})
+	s, addr := start(t, cfg, Options{wrapWrite: write, Logger: textLogger(logs)})
 	k := vectorKeys(t)
 	pool := filepath.Join(dir, "pool.bin")
-	before := fileBytes(t, cfg.Path())
+	before := fileBytes(t, cfg.StatePath())
 	f := frame(t, k.signer, packet.Protocol2, k.sinkPublic, 1, epoch)
 
 	fail.Store(true)
 	if st, _ := send(t, addr, f); st != packet.StatusUnavailable {
 		t.Fatalf("failed store: %s", st)
 	}
-	if len(fileBytes(t, pool)) != 0 || !bytes.Equal(fileBytes(t, cfg.Path()), before) {
+	if len(fileBytes(t, pool)) != 0 || !bytes.Equal(fileBytes(t, cfg.StatePath()), before) {
 		t.Fatal("failed store changed the pool or the state file")
 	}
-	if c := s.Counters()[DefaultSignerName]; c != 0 {
+	if c := s.counters()[DefaultSignerName]; c != 0 {
 		t.Fatalf("counter in memory moved to %d", c)
 	}
 	rec := httptest.NewRecorder()
@@ -483,32 +483,48 @@ func TestStoreFailure(t *testing.T) {
 	}
 }
 
-// The same with the real writer: the state file's folder replaced by a
-// file, which refuses writes even to root.
+// The same with the real writer: a file size limit makes the kernel refuse
+// (EFBIG) the write to the state file's second slot, where the first write
+// after start-up goes; once lifted, the same write succeeds.
 func TestStoreFailureRealDisk(t *testing.T) {
-	base := t.TempDir()
-	dir := filepath.Join(base, "state")
-	os.Mkdir(dir, 0o700)
-	cfg := testConfig(t, dir, func(c *Config) { c.Pool = "file:" + filepath.Join(base, "pool.bin") })
-	_, addr := start(t, cfg, Options{})
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, nil)
+	logs := &syncBuffer{}
+	s, addr := start(t, cfg, Options{Logger: textLogger(logs)})
 	k := vectorKeys(t)
 	f := frame(t, k.signer, packet.Protocol2, k.sinkPublic, 1, epoch)
+	before := fileBytes(t, cfg.StatePath())
 
-	if err := os.Rename(dir, dir+".away"); err != nil {
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(dir, []byte("not a folder"), 0o600)
+	limit := old
+	limit.Cur = blockSize
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+		t.Skipf("cannot limit file sizes: %v", err)
+	}
 	st, _ := send(t, addr, f)
-	os.Remove(dir)
-	os.Rename(dir+".away", dir)
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
 	if st != packet.StatusUnavailable {
 		t.Fatalf("unwritable state: %s", st)
 	}
-	if n := len(fileBytes(t, filepath.Join(base, "pool.bin"))); n != 0 {
+	if n := len(fileBytes(t, filepath.Join(dir, "pool.bin"))); n != 0 {
 		t.Fatal("fed although the counter was not stored")
+	}
+	if !bytes.Equal(fileBytes(t, cfg.StatePath()), before) || s.counters()[DefaultSignerName] != 0 {
+		t.Fatal("a failed write moved the counter")
+	}
+	if !strings.Contains(logs.String(), "file too large") {
+		t.Fatalf("log does not say why:\n%s", logs)
 	}
 	if st, _ := send(t, addr, f); st != packet.StatusAccepted {
 		t.Fatalf("after the fault: %s", st)
+	}
+	if c := storedCounters(t, cfg)[DefaultSignerName]; c != 1 {
+		t.Fatalf("counter on disk %d", c)
 	}
 }
 
@@ -517,19 +533,20 @@ func TestStoreFailureRealDisk(t *testing.T) {
 func TestFeedFailure(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, nil)
-	s, addr := start(t, cfg, Options{Pool: failingPool{}})
+	s, addr := start(t, cfg, Options{pool: failingPool{}})
 	k := vectorKeys(t)
 	if st, _ := send(t, addr, frame(t, k.signer, packet.Protocol2, k.sinkPublic, 1, epoch)); st != packet.StatusUnavailable {
 		t.Fatalf("failed feed: %s", st)
 	}
-	if c := s.Counters()[DefaultSignerName]; c != 1 {
+	if c := s.counters()[DefaultSignerName]; c != 1 {
 		t.Fatalf("counter %d", c)
 	}
 }
 
 type failingPool struct{}
 
-func (failingPool) Feed([]byte) error { return errors.New("pool broken") }
+func (failingPool) Feed([]byte) (int, error) { return 0, errors.New("pool broken") }
+func (failingPool) Close() error             { return nil }
 
 func TestMetrics(t *testing.T) {
 	dir := t.TempDir()
@@ -568,7 +585,7 @@ func TestShutdownAndLeaks(t *testing.T) {
 	before := runtime.NumGoroutine()
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, nil)
-	s, err := New(cfg, Options{Now: func() time.Time { return epoch }})
+	s, err := New(cfg, Options{now: func() time.Time { return epoch }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,8 @@ func newCommand() *cobra.Command {
 		Long: `entropy-config makes the configuration entropy-sink runs from: its listen
 address, its Curve25519 private key, the signer's RSA public key (any format:
 raw PKIX DER, PEM or base64), the allowed clock drift in seconds, and the
-counter, starting at 0.
+counter, starting at 0 (a floor: the sink keeps its counters in its own state
+file and never writes the configuration).
 
 The configuration holds the sink's private key. Without -o it is printed to
 standard output, as the original entropy-config did; with -o it is written to
@@ -38,7 +39,7 @@ Exit status: 0 on success; 1 when an output file exists or cannot be
 written; 2 on a usage or configuration error (a key file missing,
 unreadable, too open, not a key or the wrong kind; a bad address).`,
 		Example: `  entropy-config -a :4141 -k sink.key -s signer.pub -d 120 -o sink.json
-  entropy-config -a :4141 --new-key sink -s signer.pub -o /var/lib/entropyshare/sink.json
+  entropy-config -a :4141 --new-key /root/sink -s signer.pub -o /etc/entropyshare/sink.json
   entropy-config -a :4141 -k sink.key -s signer.pub --legacy -o sink.json   # accept original sources
   entropy-config -k sink.key -s signer.pub --pool file:/tmp/pool.bin        # print, feeding a file`,
 		Args: cobra.NoArgs,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,8 +20,8 @@ import (
 	"github.com/entropyshare/entropyshare/sink"
 )
 
-// BenchmarkProcess runs the real entropy-sink binary (file pool, durable
-// counter), sends it 1000 packets, then holds 1000 idle connections open
+// BenchmarkProcess runs the real entropy-sink binary (file pool, counters
+// in its state file), sends it 1000 packets, then holds 1000 idle connections open
 // against it, and reports the process's resident set then (rss-MB) and
 // its peak over the whole run (peak-rss-MB, VmHWM). One op is the whole
 // scenario.
@@ -85,6 +86,15 @@ func BenchmarkProcess(b *testing.B) {
 		if err := cmd.Wait(); err != nil {
 			b.Fatalf("sink exited: %v", err)
 		}
+		b.StopTimer()
+		// The counters went to the state file; the configuration is as written.
+		if after, _ := os.ReadFile(cfg); !bytes.Equal(after, data) {
+			b.Fatal("the sink wrote its configuration")
+		}
+		if st, err := sink.Status(c); err != nil || st[0].Counter != packets {
+			b.Fatalf("stored counter: %+v %v", st, err)
+		}
+		b.StartTimer()
 	}
 	b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
 	b.ReportMetric(float64(hwm)/(1<<20), "peak-rss-MB")

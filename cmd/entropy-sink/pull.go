@@ -96,29 +96,20 @@ Exit status:
 
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			where := "the kernel pool"
-			var p interface {
-				sink.Pool
-				io.Closer
-			}
-			if kernel {
-				p, err = sink.NewKernelPool(credit, logger)
-			} else {
+			if !kernel {
 				where = path
-				p, err = sink.OpenFilePool(path, true)
 			}
+			p, err := sink.OpenPool(pool, credit, true, logger)
 			if err != nil {
 				return err
 			}
-			if err := p.Feed(buf); err != nil {
+			credited, err := p.Feed(buf)
+			if err != nil {
 				p.Close()
 				return err
 			}
 			if err := p.Close(); err != nil {
 				return err
-			}
-			credited := 0
-			if kp, ok := p.(*sink.KernelPool); ok {
-				credited = kp.CreditedBits()
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "entropy-sink: fed %d bytes from %s to %s, crediting %d bits\n", n, endpoint.Host, where, credited)
 			return nil

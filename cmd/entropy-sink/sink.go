@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
@@ -42,11 +44,13 @@ Exit status:
   0  stopped by SIGTERM or SIGINT after finishing the connections in flight
      (decode: every frame file was read, whatever the verdicts)
   1  failure: cannot listen, cannot open the pool, a frame file unreadable
-  2  usage or configuration error (bad flag, bad or too-open config file)`
+  2  usage or configuration error (bad flag, bad or too-open config file,
+     unreadable or damaged state file)`
 
 func newCommand(e env) *cobra.Command {
 	var (
 		configPath      string
+		statePath       string
 		logFormat       string
 		logLevel        string
 		metricsAddr     string
@@ -58,19 +62,27 @@ func newCommand(e env) *cobra.Command {
 		Long: `entropy-sink listens on the configuration's Address for frames from
 entropyshare sources. Each frame is checked in the order PROTOCOL.md gives
 (frame size, box, signature, packet, clock drift, counter); the new counter
-is stored durably in the configuration file before the chunk is fed to the
-pool, and a protocol 2 source is sent a one-byte status reply.
+is stored durably in the state file before the chunk is fed to the pool,
+and a protocol 2 source is sent a one-byte status reply.
 
-The configuration file holds the sink's private key: it must not be
-readable by group or others (the original entropy-config wrote it 0644;
-chmod 600 fixes that). The sink rewrites it, atomically and with mode 0600,
-whenever a counter moves.
+The sink never writes its configuration file. It holds the sink's private
+key, so it must be readable by its owner only (mode 0600; the original
+entropy-config wrote it 0644), or be root's and readable by its group too
+(root:entropyshare 0640, as the packages set it up).
+
+The state file (--state, or the configuration's State; by default beside the
+configuration: sink.state for sink.json) holds each signer's counter, keyed
+by its public key, and no secret. It is made at the first start. A Counter
+in the configuration is a floor: the stored counter is the larger of the
+two, so an original sink.json keeps refusing every packet it accepted. A
+damaged state file stops the sink (exit 2): it never resets a counter.
 
 Feeding the kernel pool with credit needs CAP_SYS_ADMIN; without it the
 sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 ` + exitCodes,
-		Example: `  entropy-sink -f /var/lib/entropyshare/sink.json
+		Example: `  entropy-sink -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state
   entropy-sink -f sink.json --log-format json --metrics 127.0.0.1:9438
+  entropy-sink status -f sink.json
   entropy-sink decode -f sink.json --at 1700000060 packet.frame
   entropy-config -a :4141 --new-key sink -s signer.pub -o sink.json   # make a configuration`,
 		Args: cobra.NoArgs,
@@ -79,24 +91,25 @@ sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(configPath)
+			cfg, err := loadConfig(configPath, statePath)
 			if err != nil {
 				return err
 			}
 			if cmd.Flags().Changed("metrics") {
-				cfg.Metrics = metricsAddr
+				cfg.Metrics = metricsAddr // for this process only: nothing writes cfg
 			}
 			return serve(e, cfg, logger, shutdownTimeout)
 		},
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVarP(&configPath, "file", "f", "sink.json", "sink configuration and state file")
+	pf.StringVarP(&configPath, "file", "f", "sink.json", "sink configuration file (read only)")
+	pf.StringVar(&statePath, "state", "", "state file (overrides the configuration's State; default: beside the configuration, sink.state for sink.json)")
 	f := cmd.Flags()
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&metricsAddr, "metrics", "", "serve /metrics and /healthz on this address (overrides the configuration's Metrics)")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on SIGTERM, how long to wait for connections in flight")
-	cmd.AddCommand(newDecodeCommand(&configPath), newPullCommand(), newSeedCommand(&configPath))
+	cmd.AddCommand(newDecodeCommand(&configPath, &statePath), newStatusCommand(&configPath, &statePath), newPullCommand(), newSeedCommand(&configPath))
 	return cmd
 }
 
@@ -115,26 +128,46 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, cli.Usagef("--log-format %q: want text or json", format)
 }
 
-// loadConfig loads the configuration; every failure is a configuration
-// error (exit 2), with a hint where the fix is known.
-func loadConfig(path string) (*sink.Config, error) {
+// loadConfig loads the configuration, with --state applied (relative to
+// the working folder, as paths on the command line are); every failure is
+// a configuration error (exit 2), with a hint where the fix is known.
+func loadConfig(path, statePath string) (*sink.Config, error) {
 	cfg, err := sink.LoadConfig(path)
-	if err == nil {
-		return cfg, nil
+	if err != nil {
+		switch {
+		case errors.Is(err, keys.ErrPermissions):
+			err = cli.Hint(err, "the file holds the sink's private key; the original entropy-config wrote it 0644")
+		case errors.Is(err, os.ErrNotExist):
+			err = cli.Hint(err, "make one with entropy-config (see 'entropy-config --help')")
+		}
+		return nil, cli.Usage(err)
 	}
-	switch {
-	case errors.Is(err, keys.ErrPermissions):
-		err = cli.Hint(err, "the file holds the sink's private key; the original entropy-config wrote it 0644")
-	case errors.Is(err, os.ErrNotExist):
-		err = cli.Hint(err, "make one with entropy-config (see 'entropy-config --help')")
+	if statePath != "" {
+		if cfg.State, err = filepath.Abs(statePath); err != nil {
+			return nil, cli.Usage(err)
+		}
 	}
-	return nil, cli.Usage(err)
+	return cfg, nil
+}
+
+// stateError makes an unreadable or damaged state file a configuration
+// error (exit 2): restarting cannot fix it.
+func stateError(err error) error {
+	var ce *sink.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if errors.Is(err, sink.ErrStateDamaged) {
+		err = cli.Hint(err, "the sink never resets counters itself: restore the file from a backup, or move it aside and "+
+			"set each signer's Counter in the configuration to at least the last counter its source sent (its targets file's Counter)")
+	}
+	return cli.Usage(err)
 }
 
 func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Duration) error {
 	srv, err := sink.New(cfg, sink.Options{Logger: logger})
 	if err != nil {
-		return err
+		return stateError(err)
 	}
 	stopServer := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -165,7 +198,7 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 	defer cancel()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	logger.Info("listening", "address", l.Addr().String(), "file", cfg.Path(), "metrics", addrString(metricsAddr))
+	logger.Info("listening", "address", l.Addr().String(), "state", cfg.StatePath(), "metrics", addrString(metricsAddr))
 	e.ready(l.Addr(), metricsAddr)
 
 	var serveErr error
@@ -196,7 +229,7 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
-func newDecodeCommand(configPath *string) *cobra.Command {
+func newDecodeCommand(configPath, statePath *string) *cobra.Command {
 	var (
 		at     int64
 		legacy bool
@@ -211,15 +244,17 @@ them arriving in the order given, and prints one line per file:
   FILE: accepted protocol=N counter=C timestamp=T chunk=SHA256
   FILE: rejected reason=REASON
 
-Nothing is fed and no counter is stored. REASON is one of decrypt,
-unsigned, signature, malformed, chunk-size, frame-size, drift, counter.
+The counters start as stored (the state file's, read and never written,
+with the configuration's floors). Nothing is fed and no counter is stored.
+REASON is one of decrypt, unsigned, signature, malformed, chunk-size,
+frame-size, drift, counter.
 --legacy judges every signer as if marked Legacy (accepting protocol 1).
 ` + exitCodes,
 		Example: `  entropy-sink decode -f sink.json packet.frame
   entropy-sink decode -f sink.json --at 1700000060 --legacy valid-1.frame tampered.frame`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(*configPath)
+			cfg, err := loadConfig(*configPath, *statePath)
 			if err != nil {
 				return err
 			}
@@ -235,7 +270,7 @@ unsigned, signature, malformed, chunk-size, frame-size, drift, counter.
 			}
 			d, err := sink.NewDecoder(cfg, now)
 			if err != nil {
-				return cli.Usage(err)
+				return stateError(err)
 			}
 			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			unread := 0
@@ -269,4 +304,55 @@ unsigned, signature, malformed, chunk-size, frame-size, drift, counter.
 	cmd.Flags().Int64Var(&at, "at", 0, "judge drift against this Unix time instead of the clock")
 	cmd.Flags().BoolVar(&legacy, "legacy", false, "accept protocol 1 from every signer")
 	return cmd
+}
+
+func newStatusCommand(configPath, statePath *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status -f sink.json",
+		Short: "Print each signer's stored counter, changing nothing",
+		Long: `status prints the state file's path, then one line per signer of the
+configuration: its name, whether it may send protocol 1 (legacy), its stored
+counter (the state file's, or the configuration's Counter where that is
+larger), when that counter was stored (last accepted; "-" if unknown), and
+the SHA-256 fingerprint of its public key (PKIX DER) by which the state
+file knows it. Signers the state file still remembers but the configuration
+no longer names follow, as "(not configured)". No server is started and
+nothing is written: it may run beside a running sink.
+` + exitCodes,
+		Example: `  entropy-sink status -f sink.json
+  entropy-sink status -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(*configPath, *statePath)
+			if err != nil {
+				return err
+			}
+			signers, err := sink.Status(cfg)
+			if err != nil {
+				return stateError(err)
+			}
+			out := cmd.OutOrStdout()
+			note := ""
+			if _, err := os.Stat(cfg.StatePath()); errors.Is(err, os.ErrNotExist) {
+				note = " (not made yet: counters are the configuration's)"
+			}
+			fmt.Fprintf(out, "state file: %s%s\n", cfg.StatePath(), note)
+			w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tLEGACY\tCOUNTER\tLAST ACCEPTED\tFINGERPRINT")
+			for _, s := range signers {
+				name, legacy, last := s.Name, "no", "-"
+				if name == "" {
+					name = "(not configured)"
+				}
+				if s.Legacy {
+					legacy = "yes"
+				}
+				if !s.Stored.IsZero() {
+					last = s.Stored.UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", name, legacy, s.Counter, last, s.Fingerprint)
+			}
+			return w.Flush()
+		},
+	}
 }

@@ -69,6 +69,9 @@ func TestDecodeVectors(t *testing.T) {
 	if after, _ := os.ReadFile(cfg); !bytes.Equal(after, before) {
 		t.Fatal("decode changed the configuration")
 	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "sink.state")); !os.IsNotExist(err) {
+		t.Fatalf("decode made a state file: %v", err)
+	}
 
 	// The original file as it is does not accept protocol 1: say why.
 	code, out, stderr = run(t, defaultEnv(), "decode", "-f", cfg, "--at", "1700000060", p("valid-1.frame"))
@@ -117,7 +120,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"decode", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"decode", "--help"}, {"status", "--help"}} {
 		code, out, _ := run(t, defaultEnv(), args...)
 		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "Exit status:") {
 			t.Fatalf("%v: exit %d\n%s", args, code, out)
