@@ -53,10 +53,9 @@ func sealBox(rand io.Reader, msg []byte, sinkPublic *[KeySize]byte) ([]byte, err
 var errLowOrder = errors.New("low-order public key")
 
 // boxKey is NaCl box's shared key, what box.Precompute computes: HSalsa20
-// of the X25519 secret. box.Precompute derives the private key's public
-// half again on every call, a second scalar multiplication; this does one.
-// A low-order public key, whose secret is all zeros and known to anyone,
-// is refused (curve25519.X25519 checks, as wireguard-go does).
+// of the X25519 secret. Unlike box.Precompute, it refuses a low-order
+// public key, whose secret is all zeros and known to anyone
+// (curve25519.X25519 checks, as wireguard-go does).
 func boxKey(private, public *[KeySize]byte) (key [KeySize]byte, err error) {
 	shared, err := curve25519.X25519(private[:], public[:])
 	if err != nil {
