@@ -133,6 +133,9 @@ func (h *harvester) gather(ctx context.Context) (*Report, []record, error) {
 		}
 	}
 	rep.took = time.Since(start)
+	if err := ctx.Err(); err != nil { // the last source may have been cut short
+		return rep, recs, fmt.Errorf("harvest: stopped: %w", err)
+	}
 	if !rep.sufficient() {
 		return rep, recs, fmt.Errorf("%w: %.0f bits credited, %d needed", ErrInsufficient, rep.creditedBits, rep.minBits)
 	}

@@ -26,7 +26,7 @@ import (
 //
 // The sandbox: no files, no network, no environment beyond ENTROPY_BYTES;
 // memory capped at Config.PluginMemoryPages; time capped by a context deadline that closes the
-// module (WithCloseOnContextDone); standard output capped at the bytes
+// module (WithCloseOnContextDone) and ends a sleep in poll_oneoff; standard output capped at the bytes
 // asked for, and a plugin that writes more is stopped and excluded. Its
 // random_get is crypto/rand and its clocks are the real ones (wazero's
 // defaults are deterministic fakes). A plugin credits 0 bits unless the
@@ -102,7 +102,7 @@ func (s *pluginSource) Read(ctx context.Context) (reading, error) {
 		WithRandSource(rand.Reader).
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
+		WithNanosleep(sleepUntilDone(ctx)).
 		WithStartFunctions() // _start is called below, so memory can be inspected after a failure
 	t1 := time.Now()
 	mod, err := r.InstantiateModule(ctx, compiled, mc)
@@ -121,6 +121,23 @@ func (s *pluginSource) Read(ctx context.Context) (reading, error) {
 	return reading{Data: stdout.buf, BitsPerSample: s.bits, Note: note}, nil
 }
 
+// sleepUntilDone is a plugin's nanosleep (WASI poll_oneoff's clock
+// wait): it returns when ns nanoseconds have passed or ctx, the plugin's
+// limit and the run's end, is done. wazero's WithSysNanosleep is a plain
+// time.Sleep that no context ends (wazero PR 1809, open). Cut short, the
+// sleep returns as if it had run out; the module is closed by then
+// (WithCloseOnContextDone), so the plugin never runs on after it.
+func sleepUntilDone(ctx context.Context) func(ns int64) {
+	return func(ns int64) {
+		t := time.NewTimer(time.Duration(ns))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
 // memory is what classify needs of api.Memory.
 type memory interface{ Size() uint32 }
 
@@ -129,30 +146,29 @@ func (s *pluginSource) classify(ctx context.Context, err error, mem memory, stdo
 	if stdout.over {
 		return pluginErr(errPluginOutput, "more than %d bytes; it was stopped", stdout.max)
 	}
+	// Once its context is done a plugin is stopped, however it ended:
+	// one woken early from a sleep may even return normally before the
+	// module's closing catches it, and what it did after its limit must
+	// not count.
+	if ctx.Err() != nil {
+		if context.Cause(ctx) == errPluginTimeout {
+			return pluginErr(errPluginTimeout, "stopped after %s", s.timeout)
+		}
+		return fmt.Errorf("canceled: %w", context.Cause(ctx))
+	}
 	if err == nil {
 		return nil
 	}
 	atLimit := mem != nil && uint64(mem.Size()) >= uint64(s.pages)*65536
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
-		switch exit.ExitCode() {
-		case 0:
+		if exit.ExitCode() == 0 {
 			return nil
-		case sys.ExitCodeDeadlineExceeded:
-			return pluginErr(errPluginTimeout, "stopped after %s", s.timeout)
-		case sys.ExitCodeContextCanceled:
-			if context.Cause(ctx) == errPluginTimeout {
-				return pluginErr(errPluginTimeout, "stopped after %s", s.timeout)
-			}
-			return fmt.Errorf("canceled: %w", context.Cause(ctx))
 		}
 		if atLimit {
 			return pluginErr(errPluginMemory, "exited with status %d using all %d pages (%d MiB)", exit.ExitCode(), s.pages, s.pages/16)
 		}
 		return pluginErr(errPluginExit, "status %d%s", exit.ExitCode(), stderrNote(stderr.Bytes()))
-	}
-	if ctx.Err() != nil && context.Cause(ctx) == errPluginTimeout {
-		return pluginErr(errPluginTimeout, "stopped after %s", s.timeout)
 	}
 	if atLimit {
 		return pluginErr(errPluginMemory, "trapped using all %d pages (%d MiB): %s", s.pages, s.pages/16, firstLine(err))

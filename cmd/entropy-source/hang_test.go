@@ -1,0 +1,168 @@
+package main
+
+// Tests of the real binary against sources that would hang a run: a
+// plugin that sleeps, named pipes with no writer, an oversized plugin.
+// Each starts entropy-source as cron would and checks that the run ends
+// in bounded time, with the right error and exit status, and that
+// SIGTERM ends it at once.
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/entropyshare/entropyshare/source/sourcetest"
+)
+
+// sourceBinary builds entropy-source into a folder of the test's.
+func sourceBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	bin := filepath.Join(t.TempDir(), "entropy-source")
+	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// watPlugin builds a plugin from the harvest package's testdata with
+// wat2wasm, skipping the test without it unless ENTROPYSHARE_TOOLS=required.
+func watPlugin(t *testing.T, name string) string {
+	t.Helper()
+	if _, err := exec.LookPath("wat2wasm"); err != nil {
+		if os.Getenv("ENTROPYSHARE_TOOLS") == "required" {
+			t.Fatalf("wat2wasm is required (ENTROPYSHARE_TOOLS=required): %v", err)
+		}
+		t.Skip("wat2wasm not installed (Debian wabt)")
+	}
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(name, ".wat")+".wasm")
+	if b, err := exec.Command("wat2wasm", filepath.Join("..", "..", "harvest", "testdata", name), "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v\n%s", err, b)
+	}
+	return out
+}
+
+// proc is a started entropy-source.
+type proc struct {
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+	start          time.Time
+	done           chan struct{}
+	code           int
+	took           time.Duration
+}
+
+// startBinary starts bin with args, with HOME in a folder of the test's
+// (the plugin cache's default place).
+func startBinary(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	p.cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "XDG_CACHE_HOME=")
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := p.cmd.Wait()
+		p.took = time.Since(p.start)
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee):
+			p.code = ee.ExitCode()
+		default:
+			p.code = -1
+		}
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// wait waits up to limit for the process to end, and fails the test (and
+// kills it) if it has not.
+func (p *proc) wait(t *testing.T, limit time.Duration) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(limit):
+		p.cmd.Process.Kill()
+		<-p.done
+		t.Fatalf("still running after %s (killed)\nstdout:\n%s\nstderr:\n%s", limit, &p.stdout, &p.stderr)
+	}
+}
+
+// sigterm waits for the process to have run for after, sends it SIGTERM
+// and returns how long it took to exit from then, within limit.
+func (p *proc) sigterm(t *testing.T, after, limit time.Duration) time.Duration {
+	t.Helper()
+	select {
+	case <-p.done:
+		t.Fatalf("ended before SIGTERM: exit %d\n%s\n%s", p.code, &p.stdout, &p.stderr)
+	case <-time.After(time.Until(p.start.Add(after))):
+	}
+	sent := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, limit)
+	return p.took - sent.Sub(p.start)
+}
+
+// runSetup is a signer key and a targets file with one due OK sink.
+func runSetup(t *testing.T) (key, targets string, sink *sourcetest.Sink) {
+	t.Helper()
+	dir := t.TempDir()
+	pub := signerPublic(t, dir)
+	sink = sourcetest.Start(t, sourcetest.OK, pub)
+	targets = filepath.Join(dir, "targets.json")
+	sourcetest.WriteTargets(t, targets, []map[string]any{sourcetest.Entry(sink, nil)})
+	return filepath.Join(dir, "signer.key"), targets, sink
+}
+
+// TestBinaryPluginSleep: a plugin that sleeps 60 s in WASI poll_oneoff is
+// stopped at its 1s limit and the table says so; the run goes on.
+func TestBinaryPluginSleep(t *testing.T) {
+	bin := sourceBinary(t)
+	plugin := watPlugin(t, "sleep.wat")
+	p := startBinary(t, bin, "sources", "--sources", "kernel", "--plugin", plugin, "--plugin-timeout", "1s")
+	p.wait(t, 30*time.Second)
+	t.Logf("a plugin sleeping 60 s with --plugin-timeout 1s: the run took %s", p.took.Round(time.Millisecond))
+	if p.code != 0 || !strings.Contains(p.stdout.String(), "harvest: plugin:sleep: ran past its time limit: stopped after 1s") {
+		t.Errorf("exit %d\n%s\n%s", p.code, &p.stdout, &p.stderr)
+	}
+}
+
+// TestBinarySIGTERMPluginSleep: SIGTERM during a plugin's sleep ends a
+// run at once (within 2 s), well before the plugin's limit; nothing is
+// sent and the exit status is 1.
+func TestBinarySIGTERMPluginSleep(t *testing.T) {
+	bin := sourceBinary(t)
+	plugin := watPlugin(t, "sleep.wat")
+	key, targets, sink := runSetup(t)
+	p := startBinary(t, bin, "-k", key, "-t", targets, "--sources", "kernel", "--plugin", plugin, "--plugin-timeout", "2m")
+	took := p.sigterm(t, time.Second, 2*time.Second)
+	t.Logf("SIGTERM during a plugin's sleep: exit %d after %s\n%s", p.code, took.Round(time.Millisecond), &p.stderr)
+	if p.code != 1 || !strings.Contains(p.stderr.String(), "harvest: stopped: context canceled") {
+		t.Errorf("exit %d\n%s\n%s", p.code, &p.stdout, &p.stderr)
+	}
+	if got := sink.Received(); len(got) != 0 {
+		t.Errorf("sink received %v", got)
+	}
+}
