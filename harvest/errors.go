@@ -44,7 +44,9 @@ var (
 	errPluginTrap    = errors.New("trapped")
 	errPluginExit    = errors.New("exited with an error")
 
-	// ErrConfig means a Config value is out of range.
+	// ErrConfig means a Config value is out of range, or a path given
+	// names a file of a kind that cannot be used there (a seed file that
+	// is a named pipe, say).
 	ErrConfig = errors.New("harvest: bad configuration")
 )
 

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -199,7 +200,7 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 }
 
 func readWasm(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRead(path, regularFile)
 	if err != nil {
 		return nil, err
 	}
@@ -208,13 +209,10 @@ func readWasm(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
 	if st.Size() > maxWasmSize {
 		return nil, fmt.Errorf("%s is %d bytes, more than %d", path, st.Size(), maxWasmSize)
 	}
-	return os.ReadFile(path)
+	return io.ReadAll(io.LimitReader(f, maxWasmSize+1))
 }
 
 func firstLine(err error) string {

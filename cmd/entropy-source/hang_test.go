@@ -166,3 +166,85 @@ func TestBinarySIGTERMPluginSleep(t *testing.T) {
 		t.Errorf("sink received %v", got)
 	}
 }
+
+// fifo makes a named pipe in a folder of the test's; nothing writes to it.
+func fifo(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	return p
+}
+
+// TestBinaryFIFOSourceFile: a --source-file that is a named pipe with no
+// writer costs the run its --source-timeout, is reported, and the run
+// goes on (exit 0).
+func TestBinaryFIFOSourceFile(t *testing.T) {
+	bin := sourceBinary(t)
+	pipe := fifo(t, "pipe")
+	p := startBinary(t, bin, "sources", "--sources", "kernel", "--source-file", pipe, "--source-timeout", "1s")
+	p.wait(t, 30*time.Second)
+	t.Logf("--source-file a named pipe with no writer, --source-timeout 1s: exit %d after %s", p.code, p.took.Round(time.Millisecond))
+	want := "harvest: file:pipe: reading " + pipe + ": nothing was written to the named pipe before the time limit: context deadline exceeded"
+	if p.code != 0 || !strings.Contains(p.stdout.String(), want) {
+		t.Errorf("exit %d, want 0 and %q\n%s\n%s", p.code, want, &p.stdout, &p.stderr)
+	}
+}
+
+// TestBinaryFIFOSeed: a seed file (-s) that is a named pipe is a
+// configuration error (exit 2) found before anything is sent.
+func TestBinaryFIFOSeed(t *testing.T) {
+	bin := sourceBinary(t)
+	key, targets, sink := runSetup(t)
+	seed := fifo(t, "seed")
+	p := startBinary(t, bin, "-k", key, "-t", targets, "-s", seed)
+	p.wait(t, 30*time.Second)
+	t.Logf("-s a named pipe: exit %d after %s: %s", p.code, p.took.Round(time.Millisecond), &p.stderr)
+	want := "entropy-source: harvest: reading seed file: " + seed + ": is a named pipe; want a regular file\n"
+	if p.code != 2 || p.stderr.String() != want || p.stdout.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 2 and %q", p.code, &p.stdout, &p.stderr, want)
+	}
+	if got := sink.Received(); len(got) != 0 {
+		t.Errorf("sink received %v", got)
+	}
+	// harvest and sources read the seed file the same way.
+	for _, sub := range []string{"harvest", "sources"} {
+		p := startBinary(t, bin, sub, "--sources", "kernel", "-s", seed)
+		p.wait(t, 30*time.Second)
+		if p.code != 2 || p.stderr.String() != want {
+			t.Errorf("%s: exit %d, stderr %q", sub, p.code, &p.stderr)
+		}
+	}
+}
+
+// TestBinaryFIFOPlugin: a --plugin that is a named pipe is skipped with
+// a line in the table; the run goes on.
+func TestBinaryFIFOPlugin(t *testing.T) {
+	bin := sourceBinary(t)
+	plugin := fifo(t, "pipe.wasm")
+	p := startBinary(t, bin, "sources", "--sources", "kernel", "--plugin", plugin)
+	p.wait(t, 30*time.Second)
+	t.Logf("--plugin a named pipe: exit %d after %s", p.code, p.took.Round(time.Millisecond))
+	want := "harvest: plugin:pipe: " + plugin + ": is a named pipe; want a regular file"
+	if p.code != 0 || !strings.Contains(p.stdout.String(), want) {
+		t.Errorf("exit %d, want 0 and %q\n%s\n%s", p.code, want, &p.stdout, &p.stderr)
+	}
+}
+
+// TestBinarySIGTERMFIFOSourceFile: SIGTERM while a run waits on a named
+// pipe's writer ends it at once (within 2 s); nothing is sent, exit 1.
+func TestBinarySIGTERMFIFOSourceFile(t *testing.T) {
+	bin := sourceBinary(t)
+	key, targets, sink := runSetup(t)
+	pipe := fifo(t, "pipe")
+	p := startBinary(t, bin, "-k", key, "-t", targets, "--sources", "kernel", "--source-file", pipe, "--source-timeout", "2m")
+	took := p.sigterm(t, time.Second, 2*time.Second)
+	t.Logf("SIGTERM while reading a named pipe: exit %d after %s\n%s", p.code, took.Round(time.Millisecond), &p.stderr)
+	if p.code != 1 || !strings.Contains(p.stderr.String(), "harvest: stopped: context canceled") {
+		t.Errorf("exit %d\n%s\n%s", p.code, &p.stdout, &p.stderr)
+	}
+	if got := sink.Received(); len(got) != 0 {
+		t.Errorf("sink received %v", got)
+	}
+}
