@@ -38,6 +38,7 @@ var (
 
 	// Plugin failures: each is reported for that plugin alone.
 	errPluginTimeout = errors.New("ran past its time limit")
+	errPluginSize    = errors.New("module too large")
 	errPluginOutput  = errors.New("wrote more than it was asked for")
 	errPluginShort   = errors.New("wrote less than it was asked for")
 	errPluginMemory  = errors.New("hit its memory limit")

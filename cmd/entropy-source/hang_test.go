@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -246,5 +247,60 @@ func TestBinarySIGTERMFIFOSourceFile(t *testing.T) {
 	}
 	if got := sink.Received(); len(got) != 0 {
 		t.Errorf("sink received %v", got)
+	}
+}
+
+// bigModule writes a plugin of about size bytes that is slow to compile
+// (harvest/testdata/bigmodule).
+func bigModule(t *testing.T, size int) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "big.wasm")
+	cmd := exec.Command("go", "run", ".", "-size", strconv.Itoa(size), "-o", out)
+	cmd.Dir = filepath.Join("..", "..", "harvest", "testdata", "bigmodule")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("bigmodule: %v\n%s", err, b)
+	}
+	return out
+}
+
+// TestBinaryPluginTooLarge: a 24 MB plugin is skipped at the default
+// 8 MiB cap, with a line in the table, and the run goes on; raising the
+// cap with --plugin-max-size lets it be compiled, under its time limit.
+func TestBinaryPluginTooLarge(t *testing.T) {
+	bin := sourceBinary(t)
+	big := bigModule(t, 24_000_000)
+	p := startBinary(t, bin, "sources", "--sources", "kernel", "--plugin", big)
+	p.wait(t, time.Minute)
+	t.Logf("a 24 MB plugin at the default cap: exit %d, run %s", p.code, p.took.Round(time.Millisecond))
+	want := "harvest: plugin:big: module too large: " + big + " is 23999981 bytes, over the limit of 8388608 (8 MiB)"
+	if p.code != 0 || !strings.Contains(p.stdout.String(), want) {
+		t.Errorf("exit %d, want 0 and %q\n%s\n%s", p.code, want, &p.stdout, &p.stderr)
+	}
+
+	p = startBinary(t, bin, "sources", "--sources", "kernel", "--plugin", big, "--plugin-max-size", "33554432", "--plugin-timeout", "200ms")
+	p.wait(t, time.Minute)
+	t.Logf("the same, --plugin-max-size 32 MiB and --plugin-timeout 200ms: exit %d, run %s", p.code, p.took.Round(time.Millisecond))
+	if want := "harvest: plugin:big: ran past its time limit: gave up compiling it after 200ms"; p.code != 0 || !strings.Contains(p.stdout.String(), want) {
+		t.Errorf("exit %d, want 0 and %q\n%s\n%s", p.code, want, &p.stdout, &p.stderr)
+	}
+}
+
+// TestBinaryPluginCompileLimit: a plugin under the size cap that takes
+// longer to compile than its time limit is given up on at the limit
+// (wazero cannot stop a compile; it is abandoned), and the run goes on.
+func TestBinaryPluginCompileLimit(t *testing.T) {
+	bin := sourceBinary(t)
+	big := bigModule(t, 8_000_000) // about 2 s to compile here
+	key, targets, sink := runSetup(t)
+	p := startBinary(t, bin, "-k", key, "-t", targets, "-v", "--sources", "kernel", "--plugin", big, "--plugin-timeout", "200ms")
+	p.wait(t, time.Minute)
+	t.Logf("an 8 MB plugin, --plugin-timeout 200ms: exit %d, run %s\n%s", p.code, p.took.Round(time.Millisecond), &p.stdout)
+	if p.code != 0 || len(sink.Accepted()) != 1 {
+		t.Errorf("exit %d, accepted %v\n%s\n%s", p.code, sink.Accepted(), &p.stdout, &p.stderr)
+	}
+	p = startBinary(t, bin, "sources", "--sources", "kernel", "--plugin", big, "--plugin-timeout", "200ms")
+	p.wait(t, time.Minute)
+	if want := "harvest: plugin:big: ran past its time limit: gave up compiling it after 200ms"; p.code != 0 || !strings.Contains(p.stdout.String(), want) {
+		t.Errorf("exit %d, want 0 and %q\n%s\n%s", p.code, want, &p.stdout, &p.stderr)
 	}
 }
