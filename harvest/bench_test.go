@@ -106,7 +106,7 @@ func benchPlugin(b *testing.B, src string, cached bool) {
 		c.Close(context.Background())
 	}
 	for b.Loop() {
-		var c wasmCache
+		var c *wasmCache
 		if cached {
 			c, _ = openWasmCache(dir)
 		}
