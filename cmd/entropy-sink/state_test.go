@@ -219,8 +219,8 @@ type sentKey struct {
 // with two), killed with SIGKILL at random moments and restarted, many
 // times: no temporary file outlives a start, no stored counter goes back,
 // no counter is accepted or fed twice, nothing is fed above its stored
-// counter, every accepted frame is refused when replayed, and the
-// configuration is never written.
+// counter, every accepted frame is refused when replayed, the boot seed is
+// always a whole seed file, and the configuration is never written.
 func TestKillLoop(t *testing.T) {
 	bin := sinkBinary(t)
 	const kills = 40
@@ -336,7 +336,8 @@ func TestKillLoop(t *testing.T) {
 		})
 	}
 
-	temp := regexp.MustCompile(`^\.sink\.state[0-9]+$`)
+	temp := regexp.MustCompile(`^\.(sink\.state|boot-seed)[0-9]+$`)
+	seed := filepath.Join(dir, sink.DefaultBootSeedName)
 	last := map[string]int64{}
 	checkDisk := func(when string) map[sentKey]bool {
 		t.Helper()
@@ -378,6 +379,9 @@ func TestKillLoop(t *testing.T) {
 		if b, _ := os.ReadFile(cfgPath); !bytes.Equal(b, configBytes) {
 			t.Fatalf("%s: the configuration was written", when)
 		}
+		if info, err := sink.InspectBootSeed(seed); err != nil || info.Verdict == sink.SeedCorrupt {
+			t.Fatalf("%s: boot seed: %+v %v", when, info, err)
+		}
 		return fed
 	}
 	checkFolder := func(when string) {
@@ -416,7 +420,7 @@ func TestKillLoop(t *testing.T) {
 	}
 	fed := checkDisk("at the end")
 	checkFolder("at the end")
-	if got := dirNames(t, dir); strings.Join(got, " ") != "pool.bin sink.json sink.state" {
+	if got := dirNames(t, dir); strings.Join(got, " ") != "boot-seed pool.bin sink.json sink.state" {
 		t.Fatalf("folder holds %v", got)
 	}
 	unknown := 0
