@@ -82,6 +82,35 @@ Exit status:
 	return cmd
 }
 
+// bootSeedStatus is status's line about the boot seed at path: the age of
+// the last chunk mixed in and whether the seed command would credit it.
+func bootSeedStatus(path string, info *sink.BootSeedInfo, err error, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "boot seed: %s (", path)
+	switch {
+	case err != nil:
+		fmt.Fprintf(&b, "cannot judge it: %v)", err)
+		return b.String()
+	case info.Verdict == sink.SeedMissing:
+		b.WriteString("none yet: the sink writes one when it accepts a chunk)")
+		return b.String()
+	case info.Mixed.IsZero():
+		b.WriteString("never held a received chunk")
+	default:
+		fmt.Fprintf(&b, "last chunk mixed in %s ago, at %s", now.Sub(info.Mixed).Round(time.Second), info.Mixed.UTC().Format(time.RFC3339))
+	}
+	if info.Verdict == sink.SeedCredited {
+		b.WriteString("; entropy-sink seed would credit it)")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "; entropy-sink seed would not credit it: %s", info.Verdict)
+	if info.Detail != "" {
+		fmt.Fprintf(&b, " (%s)", info.Detail)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
 // describeSeed is the one line that says what seed did.
 func describeSeed(r *sink.BootSeedFed, pool string, now time.Time) string {
 	var b strings.Builder

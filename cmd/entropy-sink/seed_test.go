@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"math/big"
 	"os"
 	"os/exec"
@@ -109,6 +110,33 @@ func TestDescribeSeed(t *testing.T) {
 		{fed(sink.SeedOpenMode, "mode 0644", 0, 0, true), "kernel", "/s: fed 64 bytes, not credited: open to group or others (mode 0644); its replacement stays uncredited until the sink mixes in a chunk; last chunk mixed in 2h0m0s ago"},
 	} {
 		if got := describeSeed(c.r, c.pool, now); got != c.want {
+			t.Errorf("got  %s\nwant %s", got, c.want)
+		}
+	}
+}
+
+func TestBootSeedStatus(t *testing.T) {
+	now := time.Unix(1700007200, 0)
+	info := func(v sink.BootSeedVerdict, detail string, mixed int64) *sink.BootSeedInfo {
+		i := &sink.BootSeedInfo{Path: "/s", Verdict: v, Detail: detail}
+		if mixed != 0 {
+			i.Mixed = time.Unix(mixed, 0)
+		}
+		return i
+	}
+	for _, c := range []struct {
+		info *sink.BootSeedInfo
+		err  error
+		want string
+	}{
+		{info(sink.SeedMissing, "", 0), nil, "boot seed: /s (none yet: the sink writes one when it accepts a chunk)"},
+		{info(sink.SeedCredited, "", 1700000000), nil, "boot seed: /s (last chunk mixed in 2h0m0s ago, at 2023-11-14T22:13:20Z; entropy-sink seed would credit it)"},
+		{info(sink.SeedOpenMode, "mode 0644", 1700000000), nil, "boot seed: /s (last chunk mixed in 2h0m0s ago, at 2023-11-14T22:13:20Z; entropy-sink seed would not credit it: open to group or others (mode 0644))"},
+		{info(sink.SeedClone, "", 1700000000), nil, "boot seed: /s (last chunk mixed in 2h0m0s ago, at 2023-11-14T22:13:20Z; entropy-sink seed would not credit it: written on another machine (a cloned disk?))"},
+		{info(sink.SeedNoIdentity, "", 0), nil, "boot seed: /s (never held a received chunk; entropy-sink seed would not credit it: carries no machine identity (an earlier boot found it unsafe, or it was written without a machine ID))"},
+		{nil, errors.New("sink: boot seed: open /s: permission denied"), "boot seed: /s (cannot judge it: sink: boot seed: open /s: permission denied)"},
+	} {
+		if got := bootSeedStatus("/s", c.info, c.err, now); got != c.want {
 			t.Errorf("got  %s\nwant %s", got, c.want)
 		}
 	}

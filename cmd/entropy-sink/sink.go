@@ -310,14 +310,17 @@ func newStatusCommand(configPath, statePath *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status -f sink.json",
 		Short: "Print each signer's stored counter, changing nothing",
-		Long: `status prints the state file's path, then one line per signer of the
-configuration: its name, whether it may send protocol 1 (legacy), its stored
-counter (the state file's, or the configuration's Counter where that is
-larger), when that counter was stored (last accepted; "-" if unknown), and
-the SHA-256 fingerprint of its public key (PKIX DER) by which the state
-file knows it. Signers the state file still remembers but the configuration
-no longer names follow, as "(not configured)". No server is started and
-nothing is written: it may run beside a running sink.
+		Long: `status prints the state file's path; the boot seed's, with the age of the
+last chunk mixed into it and whether entropy-sink seed would credit it at
+the next boot (as far as this user can judge: see docs/BOOTSEED.md); then
+one line per signer of the configuration: its name, whether it may send
+protocol 1 (legacy), its stored counter (the state file's, or the
+configuration's Counter where that is larger), when that counter was
+stored (last accepted; "-" if unknown), and the SHA-256 fingerprint of its
+public key (PKIX DER) by which the state file knows it. Signers the state
+file still remembers but the configuration no longer names follow, as
+"(not configured)". No server is started and nothing is written: it may
+run beside a running sink.
 ` + exitCodes,
 		Example: `  entropy-sink status -f sink.json
   entropy-sink status -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state`,
@@ -337,6 +340,8 @@ nothing is written: it may run beside a running sink.
 				note = " (not made yet: counters are the configuration's)"
 			}
 			fmt.Fprintf(out, "state file: %s%s\n", cfg.StatePath(), note)
+			info, err := sink.InspectBootSeed(cfg.BootSeedPath())
+			fmt.Fprintln(out, bootSeedStatus(cfg.BootSeedPath(), info, err, time.Now()))
 			w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tLEGACY\tCOUNTER\tLAST ACCEPTED\tFINGERPRINT")
 			for _, s := range signers {

@@ -116,8 +116,10 @@ func TestStatusCommand(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, "text")
 	state := filepath.Join(dir, "sink.state")
+	seed := filepath.Join(dir, sink.DefaultBootSeedName)
 	code, out, stderr := run(t, defaultEnv(), "status", "-f", cfg)
-	if code != 0 || !strings.Contains(out, "state file: "+state+" (not made yet") {
+	if code != 0 || !strings.Contains(out, "state file: "+state+" (not made yet") ||
+		!strings.Contains(out, "\nboot seed: "+seed+" (none yet: the sink writes one when it accepts a chunk)\n") {
 		t.Fatalf("before any start: exit %d\n%s%s", code, out, stderr)
 	}
 	addr, _, stop := server(t, "-f", cfg)
@@ -130,19 +132,42 @@ func TestStatusCommand(t *testing.T) {
 	fp := hex.EncodeToString(sum[:])
 	code, out, stderr = run(t, defaultEnv(), "status", "-f", cfg)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 3 || lines[0] != "state file: "+state {
+	if code != 0 || len(lines) != 4 || lines[0] != "state file: "+state {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
-	f := strings.Fields(lines[2])
+	// The seed the sink wrote: this machine's, so credited where it has a
+	// machine ID (the sink tags seeds with /etc/machine-id).
+	verdict := "; entropy-sink seed would credit it)"
+	if !hostHasMachineID() {
+		verdict = "; entropy-sink seed would not credit it: carries no machine identity"
+	}
+	seedLine := regexp.MustCompile(`^boot seed: (.*) \(last chunk mixed in ([0-9.smh]+) ago, at (\S+); (.*)$`).FindStringSubmatch(lines[1])
+	if seedLine == nil || seedLine[1] != seed || !strings.HasPrefix("; "+seedLine[4], verdict) {
+		t.Fatalf("boot seed line %q", lines[1])
+	}
+	if mixed, err := time.Parse(time.RFC3339, seedLine[3]); err != nil || mixed.Before(at.Add(-time.Second)) || mixed.After(at.Add(5*time.Second)) {
+		t.Fatalf("boot seed mixed at %s, the frame was accepted at %v", seedLine[3], at)
+	}
+	f := strings.Fields(lines[3])
 	stored, err := time.Parse(time.RFC3339, f[3])
 	if len(f) != 5 || f[0] != "default" || f[1] != "no" || f[2] != "7" || err != nil ||
 		stored.Before(at.Add(-time.Second)) || stored.After(at.Add(5*time.Second)) || f[4] != fp {
-		t.Fatalf("signer line %q (fingerprint %s, accepted at %v)", lines[2], fp, at)
+		t.Fatalf("signer line %q (fingerprint %s, accepted at %v)", lines[3], fp, at)
 	}
 	// --state points elsewhere: nothing there yet.
-	code, out, _ = run(t, defaultEnv(), "status", "-f", cfg, "--state", filepath.Join(dir, "other.state"))
-	if code != 0 || !strings.Contains(out, "not made yet") || !strings.Contains(out, " 0 ") {
+	other := t.TempDir()
+	code, out, _ = run(t, defaultEnv(), "status", "-f", cfg, "--state", filepath.Join(other, "other.state"))
+	if code != 0 || !strings.Contains(out, "not made yet") || !strings.Contains(out, " 0 ") ||
+		!strings.Contains(out, "boot seed: "+filepath.Join(other, sink.DefaultBootSeedName)+" (none yet") {
 		t.Fatalf("--state: exit %d\n%s", code, out)
+	}
+	// A seed status cannot judge: said on its line, the rest printed.
+	os.Remove(seed)
+	os.Mkdir(seed, 0o700)
+	code, out, _ = run(t, defaultEnv(), "status", "-f", cfg)
+	if code != 0 || !strings.Contains(out, "boot seed: "+seed+" (cannot judge it: sink: boot seed: "+seed+" is not a regular file)\n") ||
+		!strings.Contains(out, "default ") {
+		t.Fatalf("a folder for a seed: exit %d\n%s", code, out)
 	}
 }
 
@@ -442,6 +467,14 @@ func TestKillLoop(t *testing.T) {
 	}
 	t.Logf("%d kills in %.1f s: %d frames accepted once each, %d fed whose reply a kill ate, stored %v; state file %s",
 		kills, time.Since(start).Seconds(), len(accepted), unknown, last, state)
+}
+
+// hostHasMachineID reports whether this machine has a machine ID the sink
+// tags its boot seeds with.
+func hostHasMachineID() bool {
+	b, err := os.ReadFile("/etc/machine-id")
+	id := strings.TrimSpace(string(b))
+	return err == nil && len(id) == 32 && strings.Trim(strings.ToLower(id), "0123456789abcdef") == "" && strings.Trim(id, "0") != ""
 }
 
 // trySendFrame sends f and reads the reply; ok is false when there was
