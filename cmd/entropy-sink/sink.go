@@ -109,7 +109,7 @@ sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&metricsAddr, "metrics", "", "serve /metrics and /healthz on this address (overrides the configuration's Metrics)")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on SIGTERM, how long to wait for connections in flight")
-	cmd.AddCommand(newDecodeCommand(&configPath, &statePath), newStatusCommand(&configPath, &statePath), newPullCommand(), newSeedCommand(&configPath))
+	cmd.AddCommand(newDecodeCommand(&configPath, &statePath), newStatusCommand(&configPath, &statePath), newPullCommand(), newSeedCommand(&configPath, &statePath))
 	return cmd
 }
 
