@@ -136,8 +136,13 @@ type seeder struct {
 }
 
 // startSeeder removes the temporary files a killed writer left beside the
-// seed and starts the goroutine that writes it.
-func startSeeder(path string, id machineIdentity, write seedWriter, now func() time.Time, log *slog.Logger, m *metrics) *seeder {
+// seed, reads the machine identity from files (hostIdentity when zero), and
+// starts the goroutine that writes the seed.
+func startSeeder(path string, files identityFiles, write seedWriter, now func() time.Time, log *slog.Logger, m *metrics) *seeder {
+	if files == (identityFiles{}) {
+		files = hostIdentity
+	}
+	id := readMachineIdentity(files)
 	if err := removeSeedTemp(path); err != nil {
 		log.Warn("boot seed: cannot remove temporary files left beside it", "file", path, "error", err.Error())
 	}

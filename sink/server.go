@@ -144,11 +144,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	s.pending = slices.Clone(s.stored)
 	s.m = newMetrics(k.names, s.stored, last)
 	s.storeOK.Store(true)
-	id := opts.identity
-	if id == (identityFiles{}) {
-		id = hostIdentity
-	}
-	s.seed = startSeeder(seedPath, readMachineIdentity(id), opts.writeSeed, s.now, s.log, s.m)
+	s.seed = startSeeder(seedPath, opts.identity, opts.writeSeed, s.now, s.log, s.m)
 	go s.commitLoop()
 	return s, nil
 }

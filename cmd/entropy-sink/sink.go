@@ -77,6 +77,10 @@ in the configuration is a floor: the stored counter is the larger of the
 two, so an original sink.json keeps refusing every packet it accepted. A
 damaged state file stops the sink (exit 2): it never resets a counter.
 
+Every accepted chunk is also mixed into the boot seed (the configuration's
+BootSeed; by default boot-seed beside the state file), which 'entropy-sink
+seed' feeds the kernel early at the next boot (docs/BOOTSEED.md).
+
 Feeding the kernel pool with credit needs CAP_SYS_ADMIN; without it the
 sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 ` + exitCodes,
