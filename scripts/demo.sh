@@ -64,5 +64,13 @@ if ! "$bin/entropy-sink" status -f sink.json | grep -q '^default  *no  *1 '; the
 	echo "demo: the state file does not hold counter 1" >&2
 	exit 1
 fi
+
+step "the boot seed the sink kept, fed once as entropy-sink-seed.service does at boot (to a file here)"
+ls -l boot-seed
+"$bin/entropy-sink" seed -f sink.json --pool "file:$PWD/seed-fed.bin"
+if [ "$(stat -c %s seed-fed.bin 2>/dev/null || echo 0)" -ne 64 ]; then
+	echo "demo: the boot seed was not fed" >&2
+	exit 1
+fi
 echo
 echo "demo: done; files are in ./demo"

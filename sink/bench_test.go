@@ -95,10 +95,11 @@ func cpuTime() time.Duration {
 // drive sends b.N frames from senders concurrent senders, one new
 // connection per frame, and reports throughput and CPU per packet (CPU of
 // the whole process: the senders' side of loopback TCP is included).
-func drive(b *testing.B, addr string, writes *atomic.Int64, senders int) {
+func drive(b *testing.B, addr string, writes, seedWrites *atomic.Int64, senders int) {
 	per := (b.N + senders - 1) / senders
 	frames := benchFrames(b, per)
 	writes.Store(0)
+	seedWrites.Store(0)
 	runtime.GC()
 	b.ResetTimer()
 	cpu0, t0 := cpuTime(), time.Now()
@@ -128,36 +129,54 @@ func drive(b *testing.B, addr string, writes *atomic.Int64, senders int) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "packets/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/packet")
 	b.ReportMetric(float64(writes.Load())/float64(b.N), "statewrites/packet")
+	b.ReportMetric(float64(seedWrites.Load())/float64(b.N), "seedwrites/packet")
+}
+
+// countSeed is the boot seed's writer, updateBootSeed counting its calls,
+// or with skip none at all.
+func countSeed(n *atomic.Int64, skip bool) seedWriter {
+	return func(path string, chunks []byte, id machineIdentity, now time.Time) error {
+		if skip {
+			return nil
+		}
+		n.Add(1)
+		return updateBootSeed(path, chunks, id, now)
+	}
 }
 
 // BenchmarkAccept: the sink (concurrent connections, group commit) with
 // its state file written in place to alternate slots (one fdatasync per
-// batch, as shipped), the same sink storing each batch by replacing the
-// file (temporary file, fsync, rename, fsync of the folder), and a serial
-// accept-verify-write loop that replaces the file for every packet before
-// feeding it, as a careful one-at-a-time sink would. All feed a file pool.
+// batch) and the boot seed replaced per batch, as shipped; the same sink
+// without the boot seed; the same sink storing each batch by replacing the
+// state file (temporary file, fsync, rename, fsync of the folder); and a
+// serial accept-verify-write loop that replaces the file for every packet
+// before feeding it, as a careful one-at-a-time sink would. All feed a
+// file pool.
 func BenchmarkAccept(b *testing.B) {
+	slots := func(_ string, writes *atomic.Int64) func(func([]entry) error) func([]entry) error {
+		return onWrite(func() error { writes.Add(1); return nil })
+	}
 	designs := []struct {
-		name string
-		wrap func(dir string, writes *atomic.Int64) func(func([]entry) error) func([]entry) error
+		name   string
+		wrap   func(dir string, writes *atomic.Int64) func(func([]entry) error) func([]entry) error
+		noSeed bool
 	}{
-		{"sink-slots", func(_ string, writes *atomic.Int64) func(func([]entry) error) func([]entry) error {
-			return onWrite(func() error { writes.Add(1); return nil })
-		}},
+		{"sink-slots", slots, false},
+		{"sink-noseed", slots, true},
 		{"sink-rename", func(dir string, writes *atomic.Int64) func(func([]entry) error) func([]entry) error {
 			return func(func([]entry) error) func([]entry) error {
 				return replaceState(filepath.Join(dir, "replaced.state"), writes)
 			}
-		}},
+		}, false},
 	}
 	// One sender: BenchmarkOneSender, which pairs the designs round by round.
 	for _, d := range designs {
 		for _, senders := range []int{4, 8} {
 			b.Run(fmt.Sprintf("%s/senders=%d", d.name, senders), func(b *testing.B) {
 				cfg := benchConfig(b, senders)
-				var writes atomic.Int64
-				_, addr := start(b, cfg, Options{wrapWrite: d.wrap(filepath.Dir(cfg.path), &writes)})
-				drive(b, addr, &writes, senders)
+				var writes, seedWrites atomic.Int64
+				_, addr := start(b, cfg, Options{wrapWrite: d.wrap(filepath.Dir(cfg.path), &writes), writeSeed: countSeed(&seedWrites, d.noSeed)})
+				drive(b, addr, &writes, &seedWrites, senders)
 			})
 		}
 	}
@@ -176,7 +195,7 @@ func BenchmarkAccept(b *testing.B) {
 				defer close(done)
 				serialSink(b, l, cfg, &writes)
 			}()
-			drive(b, l.Addr().String(), &writes, senders)
+			drive(b, l.Addr().String(), &writes, new(atomic.Int64), senders)
 			l.Close()
 			<-done
 		})
@@ -184,23 +203,27 @@ func BenchmarkAccept(b *testing.B) {
 }
 
 // BenchmarkOneSender: one sender, so no batching, and every packet waits
-// for its own state write: the sink with each state file design against
-// the serial loop. The three take turns in short rounds (the first to go
-// rotates), so that load drifting on the machine (other processes, the
-// host's disk) falls on all three alike; each reports the median of its
-// rounds' rates, and the ratios are medians of the rounds' paired ratios.
+// for its own state write: the sink with each state file design, and the
+// shipped one (slots) without its boot seed, against the serial loop. The
+// four take turns in short rounds (the first to go rotates), so that load
+// drifting on the machine (other processes, the host's disk) falls on all
+// alike; each reports the median of its rounds' rates, and the ratios are
+// medians of the rounds' paired ratios.
 func BenchmarkOneSender(b *testing.B) {
 	const rounds, per = 9, 20
+	const designs = 4
 	frames := benchFrames(b, rounds*per*b.N)[0]
-	var writes [3]atomic.Int64
-	names := []string{"slots", "rename", "serial"}
-	addrs := make([]string, 3)
+	var writes, seedWrites [designs]atomic.Int64
+	names := []string{"slots", "rename", "serial", "noseed"}
+	addrs := make([]string, designs)
 	cfg := benchConfig(b, 1)
-	_, addrs[0] = start(b, cfg, Options{wrapWrite: onWrite(func() error { writes[0].Add(1); return nil })})
+	_, addrs[0] = start(b, cfg, Options{wrapWrite: onWrite(func() error { writes[0].Add(1); return nil }), writeSeed: countSeed(&seedWrites[0], false)})
 	cfg = benchConfig(b, 1)
 	_, addrs[1] = start(b, cfg, Options{wrapWrite: func(func([]entry) error) func([]entry) error {
 		return replaceState(filepath.Join(filepath.Dir(cfg.path), "replaced.state"), &writes[1])
 	}})
+	cfg = benchConfig(b, 1)
+	_, addrs[3] = start(b, cfg, Options{wrapWrite: onWrite(func() error { writes[3].Add(1); return nil }), writeSeed: countSeed(&seedWrites[3], true)})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -213,14 +236,14 @@ func BenchmarkOneSender(b *testing.B) {
 	defer func() { l.Close(); <-done }()
 	addrs[2] = l.Addr().String()
 
-	var rates [3][]float64
-	var ratios [2][]float64
+	var rates [designs][]float64
+	var ratios [3][]float64
 	next := 0
 	b.ResetTimer()
 	for r := range rounds * b.N {
-		var round [3]float64
-		for k := range 3 {
-			d := (r + k) % 3
+		var round [designs]float64
+		for k := range designs {
+			d := (r + k) % designs
 			t0 := time.Now()
 			for _, f := range frames[next : next+per] {
 				if st, _, err := trySend(addrs[d], f); err != nil || st != packet.StatusAccepted {
@@ -233,14 +256,17 @@ func BenchmarkOneSender(b *testing.B) {
 		next += per
 		ratios[0] = append(ratios[0], round[0]/round[2])
 		ratios[1] = append(ratios[1], round[1]/round[2])
+		ratios[2] = append(ratios[2], round[0]/round[3])
 	}
 	b.StopTimer()
 	for d, n := range names {
 		b.ReportMetric(median(rates[d]), n+"-packets/s")
 		b.ReportMetric(float64(writes[d].Load())/float64(rounds*per*b.N), n+"-statewrites/packet")
 	}
+	b.ReportMetric(float64(seedWrites[0].Load())/float64(rounds*per*b.N), "slots-seedwrites/packet")
 	b.ReportMetric(median(ratios[0]), "slots/serial")
 	b.ReportMetric(median(ratios[1]), "rename/serial")
+	b.ReportMetric(median(ratios[2]), "slots/noseed")
 }
 
 func median(v []float64) float64 {

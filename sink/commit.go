@@ -24,6 +24,7 @@ type batch struct {
 	err     error
 	n       int
 	touched []bool // signer indexes with a reservation in this batch
+	seed    seedBatch
 }
 
 // reserve checks counter against signer i's highest reserved counter and,

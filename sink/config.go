@@ -69,6 +69,11 @@ type Config struct {
 	State string `json:",omitempty"`
 	// Signers are further sources, each with its own counter.
 	Signers []SignerConfig `json:",omitempty"`
+	// BootSeed is the boot seed file, into which the sink mixes every chunk
+	// it accepts, for entropy-sink seed to feed the kernel at the next boot
+	// (docs/BOOTSEED.md). A relative path is taken from the state file's
+	// folder; empty means DefaultBootSeedName there. See BootSeedPath.
+	BootSeed string `json:",omitempty"`
 
 	path string // the file this configuration was loaded from
 }

@@ -33,6 +33,11 @@ func TestExampleConfig(t *testing.T) {
 	if len(cfg.Signers) != 1 || cfg.Signers[0].Name != "board2" || !cfg.Signers[0].Legacy {
 		t.Fatalf("signers %+v", cfg.Signers)
 	}
+	// The packages' paths: the seed beside the state file, where the seed
+	// service looks for it.
+	if cfg.BootSeedPath() != "/var/lib/entropyshare/boot-seed" || cfg.BootSeedPath() != BootSeedPath(cfg.StatePath()) {
+		t.Fatalf("BootSeed %q", cfg.BootSeedPath())
+	}
 }
 
 // withOwnKey replaces the example's private key with a fresh one.

@@ -21,6 +21,8 @@ type metrics struct {
 	commitBatch   prometheus.Histogram
 	commitSeconds prometheus.Histogram
 	storeErrors   prometheus.Counter
+	seedWrites    prometheus.Counter
+	seedErrors    prometheus.Counter
 }
 
 // newMetrics registers the metrics of signers names, with their stored
@@ -62,9 +64,15 @@ func newMetrics(names []string, counters, stored []int64) *metrics {
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Name: "store_errors_total", Help: "State file writes that failed.",
 		}),
+		seedWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "boot_seed_writes_total", Help: "Boot seed writes that mixed in accepted chunks.",
+		}),
+		seedErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "boot_seed_errors_total", Help: "Boot seed writes that failed (their packets were accepted all the same).",
+		}),
 	}
 	m.reg.MustRegister(m.accepted, m.rejected, m.fedBytes, m.creditedBits, m.open, m.counter,
-		m.lastAccepted, m.commitBatch, m.commitSeconds, m.storeErrors)
+		m.lastAccepted, m.commitBatch, m.commitSeconds, m.storeErrors, m.seedWrites, m.seedErrors)
 	for i, n := range names {
 		m.accepted.WithLabelValues(n)
 		m.counter.WithLabelValues(n).Set(float64(counters[i]))

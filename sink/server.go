@@ -28,6 +28,10 @@ type Options struct {
 	// wrapWrite, when set, wraps the committer's state write: tests inject
 	// delays and failures, benchmarks other ways to store.
 	wrapWrite func(write func([]entry) error) func([]entry) error
+	// identity is where the machine identity is read; zero: hostIdentity.
+	identity identityFiles
+	// writeSeed, when set, writes the boot seed in updateBootSeed's place.
+	writeSeed seedWriter
 }
 
 // Server is a running sink: it accepts frames on listeners, checks them in
@@ -66,6 +70,8 @@ type Server struct {
 	conns     map[net.Conn]struct{}
 	listeners map[net.Listener]struct{}
 	wg        sync.WaitGroup // connection goroutines
+
+	seed *seeder // the boot seed's writer
 }
 
 // New checks cfg, opens its state file (making it when missing: see
@@ -83,6 +89,10 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	}
 	if cfg.path != "" && filepath.Clean(path) == filepath.Clean(cfg.path) {
 		return nil, &ConfigError{Path: cfg.path, Field: "State", Err: errors.New("is the configuration file itself")}
+	}
+	seedPath := cfg.BootSeedPath()
+	if err := checkBootSeedPath(cfg, seedPath); err != nil {
+		return nil, err
 	}
 	s := &Server{
 		k:             k,
@@ -134,6 +144,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	s.pending = slices.Clone(s.stored)
 	s.m = newMetrics(k.names, s.stored, last)
 	s.storeOK.Store(true)
+	s.seed = startSeeder(seedPath, opts.identity, opts.writeSeed, s.now, s.log, s.m)
 	go s.commitLoop()
 	return s, nil
 }
@@ -314,6 +325,7 @@ func (s *Server) receive(r io.Reader) (*opened, string, error) {
 		return o, "", b.err
 	}
 	credited, err := s.pool.Feed(o.Packet.Chunk[:])
+	s.settle(b, o.Packet.Chunk[:], err == nil)
 	if err != nil {
 		return o, "", fmt.Errorf("%w: %v", errFeed, err)
 	}
@@ -367,6 +379,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if first {
 		close(s.stop)
 		<-s.committerDone
+		s.seed.close()
 		if cl, ok := s.pool.(io.Closer); ok && s.ownPool {
 			if cerr := cl.Close(); cerr != nil && err == nil {
 				err = cerr

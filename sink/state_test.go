@@ -100,12 +100,14 @@ func TestStateDamaged(t *testing.T) {
 	k := vectorKeys(t)
 	good := func(t *testing.T) *Config {
 		cfg := testConfig(t, t.TempDir(), nil)
-		_, addr := start(t, cfg, Options{pool: &recordingPool{}})
+		s, addr := start(t, cfg, Options{pool: &recordingPool{}})
 		for c := int64(1); c <= 3; c++ {
 			if st, _ := send(t, addr, frame(t, k.signer, packet.Protocol2, k.sinkPublic, c, epoch)); st != packet.StatusAccepted {
 				t.Fatalf("counter %d: %s", c, st)
 			}
 		}
+		// Stopped, so that its boot seed write (after the reply) is done.
+		shutdown(t, s)
 		return cfg
 	}
 	// reseal recomputes slot i's checksum after an edit.

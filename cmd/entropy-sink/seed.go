@@ -12,18 +12,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newSeedCommand(configPath *string) *cobra.Command {
+func newSeedCommand(configPath, statePath *string) *cobra.Command {
 	var (
 		seedPath string
 		credit   int
 		pool     string
 	)
 	cmd := &cobra.Command{
-		Use:   "seed [--seed PATH] [--credit BITS]",
+		Use:   "seed [--seed PATH | -f sink.json] [--credit BITS]",
 		Short: "Feed the kernel the boot seed the sink kept, once, early at boot",
 		Long: `seed feeds the kernel, once, the boot seed the sink keeps from the
-chunks it accepts: --seed, or boot-seed in the folder of the -f file.
-entropy-sink-seed.service runs it early at boot, before the network.
+chunks it accepts: the file --seed names or, without --seed, the
+configuration's (-f): its BootSeed, by default boot-seed beside the state
+file (--state overrides the configuration's State, as for the sink).
+entropy-sink-seed.service runs it early at boot, before the network, with
+--seed.
 
 It reads the seed and first replaces it, durably, with a seed derived from
 it by a one-way step, so that a crash at any point never feeds the same
@@ -45,15 +48,21 @@ credited. See docs/BOOTSEED.md.
 Exit status:
   0  the seed was fed, credited or not, or there is none yet
   1  failure: the seed could not be read, replaced or fed
-  2  usage or configuration error (bad flag)`,
+  2  usage or configuration error (bad flag; without --seed, a configuration
+     that cannot be read or is refused)`,
 		Example: `  entropy-sink seed --seed /var/lib/entropyshare/boot-seed
+  entropy-sink seed -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state
   entropy-sink seed --seed /var/lib/entropyshare/boot-seed --credit 0   # mix in, never credit
   entropy-sink seed --seed boot-seed --pool file:fed.bin                  # feed a file instead`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := seedPath
 			if !cmd.Flags().Changed("seed") {
-				path = sink.BootSeedPath(*configPath)
+				cfg, err := loadConfig(*configPath, *statePath)
+				if err != nil {
+					return cli.Hint(err, "or name the seed file with --seed")
+				}
+				path = cfg.BootSeedPath()
 			}
 			r, err := sink.FeedBootSeed(sink.BootSeedOptions{
 				Path:   path,
@@ -76,10 +85,39 @@ Exit status:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&seedPath, "seed", "", "boot seed file (default: boot-seed beside the -f file)")
+	f.StringVar(&seedPath, "seed", "", "boot seed file (default: the -f configuration's BootSeed, boot-seed beside its state file)")
 	f.IntVar(&credit, "credit", sink.DefaultBootSeedCredit, fmt.Sprintf("bits to credit when the seed may be credited, 0 to %d", sink.BootSeedSize*8))
 	f.StringVar(&pool, "pool", "kernel", "where to feed: kernel, or file:/path (for tests)")
 	return cmd
+}
+
+// bootSeedStatus is status's line about the boot seed at path: the age of
+// the last chunk mixed in and whether the seed command would credit it.
+func bootSeedStatus(path string, info *sink.BootSeedInfo, err error, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "boot seed: %s (", path)
+	switch {
+	case err != nil:
+		fmt.Fprintf(&b, "cannot judge it: %v)", err)
+		return b.String()
+	case info.Verdict == sink.SeedMissing:
+		b.WriteString("none yet: the sink writes one when it accepts a chunk)")
+		return b.String()
+	case info.Mixed.IsZero():
+		b.WriteString("never held a received chunk")
+	default:
+		fmt.Fprintf(&b, "last chunk mixed in %s ago, at %s", now.Sub(info.Mixed).Round(time.Second), info.Mixed.UTC().Format(time.RFC3339))
+	}
+	if info.Verdict == sink.SeedCredited {
+		b.WriteString("; entropy-sink seed would credit it)")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "; entropy-sink seed would not credit it: %s", info.Verdict)
+	if info.Detail != "" {
+		fmt.Fprintf(&b, " (%s)", info.Detail)
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // describeSeed is the one line that says what seed did.

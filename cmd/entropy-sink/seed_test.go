@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"math/big"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/sink"
 )
 
@@ -20,10 +22,39 @@ func TestSeedCommand(t *testing.T) {
 	dir := t.TempDir()
 	seed := filepath.Join(dir, sink.DefaultBootSeedName)
 	pool := filepath.Join(dir, "pool.bin")
-	// Missing: exit 0, nothing fed; the default path is beside -f's file.
-	code, out, stderr := run(t, defaultEnv(), "seed", "-f", filepath.Join(dir, "sink.json"), "--pool", "file:"+pool)
+	// Missing: exit 0, nothing fed; without --seed the path is the -f
+	// configuration's: boot-seed beside its state file, or its BootSeed.
+	cfg := writeConfig(t, dir, "text")
+	code, out, stderr := run(t, defaultEnv(), "seed", "-f", cfg, "--pool", "file:"+pool)
 	if code != 0 || out != seed+": no boot seed yet (a first boot?); the sink writes one when it accepts a chunk\n" {
 		t.Fatalf("missing: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, err := os.Stat(pool); !os.IsNotExist(err) {
+		t.Fatal("fed something without a seed")
+	}
+	state := t.TempDir()
+	code, out, _ = run(t, defaultEnv(), "seed", "-f", cfg, "--state", filepath.Join(state, "sink.state"), "--pool", "file:"+pool)
+	if code != 0 || !strings.HasPrefix(out, filepath.Join(state, sink.DefaultBootSeedName)+": no boot seed yet") {
+		t.Fatalf("--state: exit %d\n%s", code, out)
+	}
+	c, _ := sink.LoadConfig(cfg)
+	c.BootSeed = "/nonexistent/seed-from-config"
+	data, _ := c.Marshal()
+	other := filepath.Join(t.TempDir(), "sink.json")
+	os.WriteFile(other, data, 0o600)
+	code, out, _ = run(t, defaultEnv(), "seed", "-f", other, "--pool", "file:"+pool)
+	if code != 0 || !strings.HasPrefix(out, "/nonexistent/seed-from-config: no boot seed yet") {
+		t.Fatalf("BootSeed: exit %d\n%s", code, out)
+	}
+	// Without --seed a configuration that cannot be read is a usage error.
+	os.Chmod(other, 0o644)
+	code, _, stderr = run(t, defaultEnv(), "seed", "-f", other, "--pool", "file:"+pool)
+	if code != 2 || !strings.Contains(stderr, "chmod 600") || !strings.Contains(stderr, "hint: or name the seed file with --seed") {
+		t.Fatalf("a configuration others can read: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = run(t, defaultEnv(), "seed", "-f", filepath.Join(dir, "missing.json"), "--pool", "file:"+pool)
+	if code != 2 || !strings.Contains(stderr, "hint: or name the seed file with --seed") {
+		t.Fatalf("no configuration: exit %d\n%s", code, stderr)
 	}
 	if _, err := os.Stat(pool); !os.IsNotExist(err) {
 		t.Fatal("fed something without a seed")
@@ -114,6 +145,33 @@ func TestDescribeSeed(t *testing.T) {
 	}
 }
 
+func TestBootSeedStatus(t *testing.T) {
+	now := time.Unix(1700007200, 0)
+	info := func(v sink.BootSeedVerdict, detail string, mixed int64) *sink.BootSeedInfo {
+		i := &sink.BootSeedInfo{Path: "/s", Verdict: v, Detail: detail}
+		if mixed != 0 {
+			i.Mixed = time.Unix(mixed, 0)
+		}
+		return i
+	}
+	for _, c := range []struct {
+		info *sink.BootSeedInfo
+		err  error
+		want string
+	}{
+		{info(sink.SeedMissing, "", 0), nil, "boot seed: /s (none yet: the sink writes one when it accepts a chunk)"},
+		{info(sink.SeedCredited, "", 1700000000), nil, "boot seed: /s (last chunk mixed in 2h0m0s ago, at 2023-11-14T22:13:20Z; entropy-sink seed would credit it)"},
+		{info(sink.SeedOpenMode, "mode 0644", 1700000000), nil, "boot seed: /s (last chunk mixed in 2h0m0s ago, at 2023-11-14T22:13:20Z; entropy-sink seed would not credit it: open to group or others (mode 0644))"},
+		{info(sink.SeedClone, "", 1700000000), nil, "boot seed: /s (last chunk mixed in 2h0m0s ago, at 2023-11-14T22:13:20Z; entropy-sink seed would not credit it: written on another machine (a cloned disk?))"},
+		{info(sink.SeedNoIdentity, "", 0), nil, "boot seed: /s (never held a received chunk; entropy-sink seed would not credit it: carries no machine identity (an earlier boot found it unsafe, or it was written without a machine ID))"},
+		{nil, errors.New("sink: boot seed: open /s: permission denied"), "boot seed: /s (cannot judge it: sink: boot seed: open /s: permission denied)"},
+	} {
+		if got := bootSeedStatus("/s", c.info, c.err, now); got != c.want {
+			t.Errorf("got  %s\nwant %s", got, c.want)
+		}
+	}
+}
+
 func fileBytes(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -126,8 +184,9 @@ func fileBytes(t *testing.T, path string) []byte {
 // The real binary, killed with SIGKILL at random points of its run, never
 // feeds the same bytes twice: it replaces the seed durably before it feeds
 // it. The pool is a file, so what was fed can be read back; every feed is
-// one 64-byte write. The seed starts as 64 random bytes, which the first
-// run feeds (without credit) and replaces with a boot seed.
+// one 64-byte write. The seed starts as the sink wrote it on accepting a
+// frame, so every run takes the credited path (on a machine with a machine
+// ID: a file pool credits nothing, but the verdict is the kernel's).
 func TestSeedSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs it hundreds of times")
@@ -140,16 +199,39 @@ func TestSeedSIGKILL(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	os.Mkdir(data, 0o700)
 	seed := filepath.Join(data, sink.DefaultBootSeedName)
-	pool := filepath.Join(dir, "pool.bin")
-	start := make([]byte, 64)
-	rand.Read(start)
-	os.WriteFile(seed, start, 0o600)
+	pool := filepath.Join(dir, "fed.bin") // the sink feeds pool.bin
+	cfg := writeConfig(t, dir, "text")
+	addr, _, stop := server(t, "-f", cfg, "--state", filepath.Join(data, "sink.state"))
+	if st := sendFrame(t, addr.String(), sealFrame(t, 1)); st != packet.StatusAccepted {
+		t.Fatalf("frame: %s", st)
+	}
+	if code, logs := stop(); code != 0 {
+		t.Fatalf("sink: exit %d\n%s", code, logs)
+	}
+	// The seed proper: bytes 56 to 119 of the file (sink/bootseed.go).
+	start := bytes.Clone(fileBytes(t, seed)[56:120])
+	verdict := "(a file pool credits nothing; the kernel would be asked for 256 bits)"
+	if !hostHasMachineID() {
+		verdict = "not credited: carries no machine identity"
+	}
+	var outs []*bytes.Buffer
 	runSeed := func() *exec.Cmd {
 		cmd := exec.Command(bin, "seed", "--seed", seed, "--pool", "file:"+pool)
+		out := &bytes.Buffer{}
+		cmd.Stdout = out
+		outs = append(outs, out)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		return cmd
+	}
+	credited := 0
+	checkOut := func() {
+		t.Helper()
+		if out := outs[len(outs)-1].String(); !strings.Contains(out, verdict) {
+			t.Fatalf("a completed run said %q, want %q", out, verdict)
+		}
+		credited++
 	}
 
 	// How long a whole run takes here, to spread the kills over it.
@@ -160,6 +242,7 @@ func TestSeedSIGKILL(t *testing.T) {
 			t.Fatal(err)
 		}
 		runs = append(runs, time.Since(t0))
+		checkOut()
 	}
 	sort.Slice(runs, func(i, j int) bool { return runs[i] < runs[j] })
 	span := runs[len(runs)/2] * 3 / 2
@@ -177,6 +260,7 @@ func TestSeedSIGKILL(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		if err := cmd.Wait(); err == nil {
 			completed++
+			checkOut()
 			continue
 		}
 		killed++
@@ -196,8 +280,9 @@ func TestSeedSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	completed++
-	t.Logf("%d runs completed; %d killed (%d before the replace, %d between replace and feed, %d after the feed), spread over %v",
-		completed, killed, before, between, after, span)
+	checkOut()
+	t.Logf("%d runs completed, each %s; %d killed (%d before the replace, %d between replace and feed, %d after the feed), spread over %v",
+		completed, verdict, killed, before, between, after, span)
 	if killed < n/10 {
 		t.Errorf("only %d of %d runs were killed before they finished", killed, n)
 	}
@@ -218,7 +303,7 @@ func TestSeedSIGKILL(t *testing.T) {
 		t.Fatalf("%d feeds for %d completed and %d killed runs", len(seen), completed, killed)
 	}
 	if !bytes.Equal(fed[:64], start) {
-		t.Fatal("the first feed is not the file's first contents")
+		t.Fatal("the first feed is not the seed the sink wrote")
 	}
 	// What the file holds now has not been fed, and nothing is left over.
 	last := fileBytes(t, seed)
@@ -227,7 +312,10 @@ func TestSeedSIGKILL(t *testing.T) {
 			t.Fatal("the seed file holds bytes that were already fed")
 		}
 	}
-	if entries, _ := os.ReadDir(data); len(entries) != 1 {
-		t.Fatalf("left in the seed's folder: %v", entries)
+	if got := strings.Join(dirNames(t, data), " "); got != "boot-seed sink.state" {
+		t.Fatalf("left in the seed's folder: %s", got)
+	}
+	if credited != completed {
+		t.Fatalf("%d of %d completed runs checked", credited, completed)
 	}
 }

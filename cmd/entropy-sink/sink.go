@@ -77,6 +77,10 @@ in the configuration is a floor: the stored counter is the larger of the
 two, so an original sink.json keeps refusing every packet it accepted. A
 damaged state file stops the sink (exit 2): it never resets a counter.
 
+Every accepted chunk is also mixed into the boot seed (the configuration's
+BootSeed; by default boot-seed beside the state file), which 'entropy-sink
+seed' feeds the kernel early at the next boot (docs/BOOTSEED.md).
+
 Feeding the kernel pool with credit needs CAP_SYS_ADMIN; without it the
 sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 ` + exitCodes,
@@ -109,7 +113,7 @@ sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&metricsAddr, "metrics", "", "serve /metrics and /healthz on this address (overrides the configuration's Metrics)")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on SIGTERM, how long to wait for connections in flight")
-	cmd.AddCommand(newDecodeCommand(&configPath, &statePath), newStatusCommand(&configPath, &statePath), newPullCommand(), newSeedCommand(&configPath))
+	cmd.AddCommand(newDecodeCommand(&configPath, &statePath), newStatusCommand(&configPath, &statePath), newPullCommand(), newSeedCommand(&configPath, &statePath))
 	return cmd
 }
 
@@ -310,14 +314,17 @@ func newStatusCommand(configPath, statePath *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status -f sink.json",
 		Short: "Print each signer's stored counter, changing nothing",
-		Long: `status prints the state file's path, then one line per signer of the
-configuration: its name, whether it may send protocol 1 (legacy), its stored
-counter (the state file's, or the configuration's Counter where that is
-larger), when that counter was stored (last accepted; "-" if unknown), and
-the SHA-256 fingerprint of its public key (PKIX DER) by which the state
-file knows it. Signers the state file still remembers but the configuration
-no longer names follow, as "(not configured)". No server is started and
-nothing is written: it may run beside a running sink.
+		Long: `status prints the state file's path; the boot seed's, with the age of the
+last chunk mixed into it and whether entropy-sink seed would credit it at
+the next boot (as far as this user can judge: see docs/BOOTSEED.md); then
+one line per signer of the configuration: its name, whether it may send
+protocol 1 (legacy), its stored counter (the state file's, or the
+configuration's Counter where that is larger), when that counter was
+stored (last accepted; "-" if unknown), and the SHA-256 fingerprint of its
+public key (PKIX DER) by which the state file knows it. Signers the state
+file still remembers but the configuration no longer names follow, as
+"(not configured)". No server is started and nothing is written: it may
+run beside a running sink.
 ` + exitCodes,
 		Example: `  entropy-sink status -f sink.json
   entropy-sink status -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state`,
@@ -337,6 +344,8 @@ nothing is written: it may run beside a running sink.
 				note = " (not made yet: counters are the configuration's)"
 			}
 			fmt.Fprintf(out, "state file: %s%s\n", cfg.StatePath(), note)
+			info, err := sink.InspectBootSeed(cfg.BootSeedPath())
+			fmt.Fprintln(out, bootSeedStatus(cfg.BootSeedPath(), info, err, time.Now()))
 			w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tLEGACY\tCOUNTER\tLAST ACCEPTED\tFINGERPRINT")
 			for _, s := range signers {

@@ -116,8 +116,10 @@ func TestStatusCommand(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, "text")
 	state := filepath.Join(dir, "sink.state")
+	seed := filepath.Join(dir, sink.DefaultBootSeedName)
 	code, out, stderr := run(t, defaultEnv(), "status", "-f", cfg)
-	if code != 0 || !strings.Contains(out, "state file: "+state+" (not made yet") {
+	if code != 0 || !strings.Contains(out, "state file: "+state+" (not made yet") ||
+		!strings.Contains(out, "\nboot seed: "+seed+" (none yet: the sink writes one when it accepts a chunk)\n") {
 		t.Fatalf("before any start: exit %d\n%s%s", code, out, stderr)
 	}
 	addr, _, stop := server(t, "-f", cfg)
@@ -130,19 +132,42 @@ func TestStatusCommand(t *testing.T) {
 	fp := hex.EncodeToString(sum[:])
 	code, out, stderr = run(t, defaultEnv(), "status", "-f", cfg)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 3 || lines[0] != "state file: "+state {
+	if code != 0 || len(lines) != 4 || lines[0] != "state file: "+state {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
-	f := strings.Fields(lines[2])
+	// The seed the sink wrote: this machine's, so credited where it has a
+	// machine ID (the sink tags seeds with /etc/machine-id).
+	verdict := "; entropy-sink seed would credit it)"
+	if !hostHasMachineID() {
+		verdict = "; entropy-sink seed would not credit it: carries no machine identity"
+	}
+	seedLine := regexp.MustCompile(`^boot seed: (.*) \(last chunk mixed in ([0-9.smh]+) ago, at (\S+); (.*)$`).FindStringSubmatch(lines[1])
+	if seedLine == nil || seedLine[1] != seed || !strings.HasPrefix("; "+seedLine[4], verdict) {
+		t.Fatalf("boot seed line %q", lines[1])
+	}
+	if mixed, err := time.Parse(time.RFC3339, seedLine[3]); err != nil || mixed.Before(at.Add(-time.Second)) || mixed.After(at.Add(5*time.Second)) {
+		t.Fatalf("boot seed mixed at %s, the frame was accepted at %v", seedLine[3], at)
+	}
+	f := strings.Fields(lines[3])
 	stored, err := time.Parse(time.RFC3339, f[3])
 	if len(f) != 5 || f[0] != "default" || f[1] != "no" || f[2] != "7" || err != nil ||
 		stored.Before(at.Add(-time.Second)) || stored.After(at.Add(5*time.Second)) || f[4] != fp {
-		t.Fatalf("signer line %q (fingerprint %s, accepted at %v)", lines[2], fp, at)
+		t.Fatalf("signer line %q (fingerprint %s, accepted at %v)", lines[3], fp, at)
 	}
 	// --state points elsewhere: nothing there yet.
-	code, out, _ = run(t, defaultEnv(), "status", "-f", cfg, "--state", filepath.Join(dir, "other.state"))
-	if code != 0 || !strings.Contains(out, "not made yet") || !strings.Contains(out, " 0 ") {
+	other := t.TempDir()
+	code, out, _ = run(t, defaultEnv(), "status", "-f", cfg, "--state", filepath.Join(other, "other.state"))
+	if code != 0 || !strings.Contains(out, "not made yet") || !strings.Contains(out, " 0 ") ||
+		!strings.Contains(out, "boot seed: "+filepath.Join(other, sink.DefaultBootSeedName)+" (none yet") {
 		t.Fatalf("--state: exit %d\n%s", code, out)
+	}
+	// A seed status cannot judge: said on its line, the rest printed.
+	os.Remove(seed)
+	os.Mkdir(seed, 0o700)
+	code, out, _ = run(t, defaultEnv(), "status", "-f", cfg)
+	if code != 0 || !strings.Contains(out, "boot seed: "+seed+" (cannot judge it: sink: boot seed: "+seed+" is not a regular file)\n") ||
+		!strings.Contains(out, "default ") {
+		t.Fatalf("a folder for a seed: exit %d\n%s", code, out)
 	}
 }
 
@@ -203,8 +228,11 @@ type sentKey struct {
 // with two), killed with SIGKILL at random moments and restarted, many
 // times: no temporary file outlives a start, no stored counter goes back,
 // no counter is accepted or fed twice, nothing is fed above its stored
-// counter, every accepted frame is refused when replayed, and the
-// configuration is never written.
+// counter, every accepted frame is refused when replayed, the boot seed is
+// always a whole seed file, and the configuration is never written. The
+// state file has no temporary file while the sink serves; the boot seed
+// has one during each of its writes, so for it the check is that none a
+// kill left outlives the next start.
 func TestKillLoop(t *testing.T) {
 	bin := sinkBinary(t)
 	const kills = 40
@@ -320,7 +348,9 @@ func TestKillLoop(t *testing.T) {
 		})
 	}
 
-	temp := regexp.MustCompile(`^\.sink\.state[0-9]+$`)
+	stateTemp := regexp.MustCompile(`^\.sink\.state[0-9]+$`)
+	seedTemp := regexp.MustCompile(`^\.boot-seed[0-9]+$`)
+	seed := filepath.Join(dir, sink.DefaultBootSeedName)
 	last := map[string]int64{}
 	checkDisk := func(when string) map[sentKey]bool {
 		t.Helper()
@@ -362,16 +392,22 @@ func TestKillLoop(t *testing.T) {
 		if b, _ := os.ReadFile(cfgPath); !bytes.Equal(b, configBytes) {
 			t.Fatalf("%s: the configuration was written", when)
 		}
+		if info, err := sink.InspectBootSeed(seed); err != nil || info.Verdict == sink.SeedCorrupt {
+			t.Fatalf("%s: boot seed: %+v %v", when, info, err)
+		}
 		return fed
 	}
-	checkFolder := func(when string) {
+	// checkFolder fails on a temporary file of the state file, and on one
+	// of the seed's that left names (all of them when left is nil).
+	checkFolder := func(when string, left map[string]bool) {
 		t.Helper()
 		for _, n := range dirNames(t, dir) {
-			if temp.MatchString(n) {
+			if stateTemp.MatchString(n) || seedTemp.MatchString(n) && (left == nil || left[n]) {
 				t.Fatalf("%s: temporary file %s", when, n)
 			}
 		}
 	}
+	seedTemps := 0
 
 	startSink()
 	start := time.Now()
@@ -380,8 +416,15 @@ func TestKillLoop(t *testing.T) {
 		proc.Process.Signal(syscall.SIGKILL)
 		proc.Wait()
 		checkDisk(fmt.Sprintf("after kill %d", i+1))
+		left := map[string]bool{}
+		for _, n := range dirNames(t, dir) {
+			if seedTemp.MatchString(n) {
+				left[n] = true
+				seedTemps++
+			}
+		}
 		startSink()
-		checkFolder(fmt.Sprintf("after start %d", i+2))
+		checkFolder(fmt.Sprintf("after start %d", i+2), left)
 	}
 	close(stop)
 	wg.Wait()
@@ -399,8 +442,8 @@ func TestKillLoop(t *testing.T) {
 		t.Fatalf("after SIGTERM: %v", err)
 	}
 	fed := checkDisk("at the end")
-	checkFolder("at the end")
-	if got := dirNames(t, dir); strings.Join(got, " ") != "pool.bin sink.json sink.state" {
+	checkFolder("at the end", nil)
+	if got := dirNames(t, dir); strings.Join(got, " ") != "boot-seed pool.bin sink.json sink.state" {
 		t.Fatalf("folder holds %v", got)
 	}
 	unknown := 0
@@ -420,8 +463,16 @@ func TestKillLoop(t *testing.T) {
 	if len(accepted) < kills {
 		t.Errorf("only %d frames accepted over %d kills: not under load", len(accepted), kills)
 	}
-	t.Logf("%d kills in %.1f s: %d frames accepted once each, %d fed whose reply a kill ate, stored %v; state file %s",
-		kills, time.Since(start).Seconds(), len(accepted), unknown, last, state)
+	t.Logf("%d kills in %.1f s: %d frames accepted once each, %d fed whose reply a kill ate, stored %v; state file %s; %d boot seed temporary files left by kills, removed by the next start",
+		kills, time.Since(start).Seconds(), len(accepted), unknown, last, state, seedTemps)
+}
+
+// hostHasMachineID reports whether this machine has a machine ID the sink
+// tags its boot seeds with.
+func hostHasMachineID() bool {
+	b, err := os.ReadFile("/etc/machine-id")
+	id := strings.TrimSpace(string(b))
+	return err == nil && len(id) == 32 && strings.Trim(strings.ToLower(id), "0123456789abcdef") == "" && strings.Trim(id, "0") != ""
 }
 
 // trySendFrame sends f and reads the reply; ok is false when there was
