@@ -117,11 +117,13 @@ type httpsSettings struct {
 // configuration file's folder). The files must exist; NewHTTPSServer reads
 // them.
 func (c *HTTPSConfig) Validate(dir string) error {
-	_, err := c.settings(dir)
+	_, err := c.settings(dir, true)
 	return err
 }
 
-func (c *HTTPSConfig) settings(dir string) (*httpsSettings, error) {
+// settings checks c and resolves its file names against dir; with stat,
+// the files must exist.
+func (c *HTTPSConfig) settings(dir string, stat bool) (*httpsSettings, error) {
 	const f = "HTTPS."
 	if c.Address == "" {
 		return nil, &ConfigError{Field: f + "Address", Err: errMissing}
@@ -145,7 +147,7 @@ func (c *HTTPSConfig) settings(dir string) (*httpsSettings, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		if _, err := os.Stat(p); err != nil {
+		if _, err := os.Stat(p); err != nil && stat {
 			return nil, &ConfigError{Field: f + file.field, Err: err}
 		}
 		*file.to = p
@@ -210,6 +212,20 @@ type HTTPSOptions struct {
 	Registerer prometheus.Registerer
 }
 
+// HTTPSOptions returns the options that make an HTTPSServer part of s:
+// POSTed packets go through s's acceptance path, against its counters
+// (a packet accepted over one listener is a replay over the other), with
+// its MaxFrame, clock and logger, and the listener's metrics join s's.
+func (s *Server) HTTPSOptions() HTTPSOptions {
+	return HTTPSOptions{
+		Accept:     s.acceptHTTPS,
+		MaxFrame:   s.k.maxFrame,
+		Now:        s.now,
+		Logger:     s.log,
+		Registerer: s.m.reg,
+	}
+}
+
 // HTTPSServer is the sink's HTTPS listener: packets POSTed by sources, and
 // random bytes, integers, booleans and UUIDs for authorised clients.
 type HTTPSServer struct {
@@ -222,7 +238,7 @@ type HTTPSServer struct {
 // NewHTTPSServer checks c, loads its certificates and keys (relative names
 // resolved against dir) and returns a server ready to Serve.
 func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, error) {
-	set, err := c.settings(dir)
+	set, err := c.settings(dir, true)
 	if err != nil {
 		return nil, err
 	}
