@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -229,10 +230,11 @@ func (s *Server) HTTPSOptions() HTTPSOptions {
 // HTTPSServer is the sink's HTTPS listener: packets POSTed by sources, and
 // random bytes, integers, booleans and UUIDs for authorised clients.
 type HTTPSServer struct {
-	set *httpsSettings
-	tls *tls.Config
-	api *httpsAPI
-	srv *http.Server
+	set      *httpsSettings
+	tls      *tls.Config
+	api      *httpsAPI
+	srv      *http.Server
+	sessions *sessionStore
 }
 
 // NewHTTPSServer checks c, loads its certificates and keys (relative names
@@ -247,8 +249,8 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 		return nil, fmt.Errorf("loading the HTTPS certificates: %w", err)
 	}
 	if o.Accept == nil {
-		for n, r := range set.clients {
-			if r.Push {
+		for _, n := range slices.Sorted(maps.Keys(set.clients)) {
+			if set.clients[n].Push {
 				return nil, fmt.Errorf("sink: HTTPS client %q may push, but the listener was given no way to accept packets", n)
 			}
 		}
@@ -272,6 +274,8 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 	if err != nil {
 		return nil, err
 	}
+	sessions := newSessionStore(set.clients, o.Now)
+	sessions.install(tc)
 	api := newHTTPSAPI(set.clients, o, m)
 	p := new(http.Protocols)
 	p.SetHTTP1(true)
@@ -287,7 +291,7 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 		// news: debug level.
 		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}
-	return &HTTPSServer{set: set, tls: tc, api: api, srv: srv}, nil
+	return &HTTPSServer{set: set, tls: tc, api: api, srv: srv, sessions: sessions}, nil
 }
 
 // Serve serves HTTPS on l, a plain TCP listener: it bounds the connections
