@@ -158,6 +158,9 @@ func (t *Target) Validate() error {
 
 // checkHostPort checks a TCP target's host:port.
 func checkHostPort(address string) error {
+	if scheme, _, ok := strings.Cut(address, "://"); ok {
+		return &fieldError{"Address", fmt.Errorf("scheme %q; want host:port, or https://HOST[:PORT]", scheme)}
+	}
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
 		return &fieldError{"Address", fmt.Errorf("want host:port: %v", err)}
