@@ -50,12 +50,12 @@ const (
 
 	// The TLS handshake is bounded by the shortest of the read-header,
 	// read and write timeouts (net/http). A handshake with certificates
-	// both ways is about 3 KB: 10 s at a hotspot's 300 B/s, so 30 s. The
-	// whole request, body included, has DefaultReadTimeout, as a frame on
-	// the TCP listener does.
-	httpsReadHeaderTimeout = 30 * time.Second
-	httpsReadTimeout       = defaultReadTimeout
-	httpsWriteTimeout      = 60 * time.Second
+	// both ways is about 3 KB: 10 s at a hotspot's 300 B/s, more when a
+	// board sends to several sinks at once over that link. So the
+	// handshake, the headers and the body all get the sink's ReadTimeout
+	// (HTTPSOptions.ReadTimeout, default 60 s), as a frame on the TCP
+	// listener does; the answer gets httpsWriteTimeout beyond it.
+	httpsWriteTimeout = 30 * time.Second
 	// httpsIdleTimeout bounds a kept-alive connection between requests; it
 	// holds one of its address's connections meanwhile.
 	httpsIdleTimeout = 30 * time.Second
@@ -202,6 +202,9 @@ type HTTPSOptions struct {
 	Accept AcceptFunc
 	// MaxFrame bounds a POSTed payload; 0 means packet.DefaultMaxFrame.
 	MaxFrame int
+	// ReadTimeout bounds the TLS handshake, the request's headers and its
+	// body, from the connection's accept; 0 means 60 s.
+	ReadTimeout time.Duration
 	// Random is where random answers come from; nil means crypto/rand,
 	// the kernel's CRNG (getrandom), which the sink feeds.
 	Random io.Reader
@@ -219,11 +222,12 @@ type HTTPSOptions struct {
 // its MaxFrame, clock and logger, and the listener's metrics join s's.
 func (s *Server) HTTPSOptions() HTTPSOptions {
 	return HTTPSOptions{
-		Accept:     s.acceptHTTPS,
-		MaxFrame:   s.k.maxFrame,
-		Now:        s.now,
-		Logger:     s.log,
-		Registerer: s.m.reg,
+		Accept:      s.acceptHTTPS,
+		MaxFrame:    s.k.maxFrame,
+		ReadTimeout: s.k.readTimeout,
+		Now:         s.now,
+		Logger:      s.log,
+		Registerer:  s.m.reg,
 	}
 }
 
@@ -267,6 +271,9 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 	if o.MaxFrame <= 0 {
 		o.MaxFrame = packet.DefaultMaxFrame
 	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = defaultReadTimeout
+	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
 	}
@@ -281,9 +288,9 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 	p.SetHTTP1(true)
 	srv := &http.Server{
 		Handler:           api,
-		ReadHeaderTimeout: httpsReadHeaderTimeout,
-		ReadTimeout:       httpsReadTimeout,
-		WriteTimeout:      httpsWriteTimeout,
+		ReadHeaderTimeout: o.ReadTimeout,
+		ReadTimeout:       o.ReadTimeout,
+		WriteTimeout:      o.ReadTimeout + httpsWriteTimeout,
 		IdleTimeout:       httpsIdleTimeout,
 		MaxHeaderBytes:    httpsMaxHeaderBytes,
 		Protocols:         p,
