@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/testtool"
 	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -275,6 +278,35 @@ func TestHTTPSAfterShutdown(t *testing.T) {
 		t.Fatalf("after shutdown: %s %v", st, err)
 	}
 	if c := storedCounters(t, cfg)[DefaultSignerName]; c != 0 {
+		t.Fatalf("stored counter %d", c)
+	}
+}
+
+// curl pushes a packet as a source would: the sink accepts it, and the
+// same payload again is a replay with the stored counter.
+func TestHTTPSPacketCurl(t *testing.T) {
+	curl := testtool.Require(t, "curl")
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, nil)
+	s, _ := start(t, cfg, Options{})
+	pki := newPKI(t)
+	_, base := startHTTPS(t, pki, httpsConfig(t), s.HTTPSOptions())
+	k := vectorKeys(t)
+	f := frame(t, k.signer, packet.Protocol2, k.sinkPublic, 1, epoch)
+	payload := filepath.Join(dir, "payload")
+	if err := os.WriteFile(payload, f[2:], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := func(n string) string { return filepath.Join(pki, n) }
+	for _, want := range []string{`{"status":"accepted"}` + "\n200", `{"error":"counter not above the stored one","status":"counter","stored":1}` + "\n409"} {
+		out, err := exec.Command(curl, "-sS", "--cert", p("board1.crt"), "--key", p("board1.key"), "--cacert", p("ca.crt"),
+			"-H", "Content-Type: application/octet-stream", "--data-binary", "@"+payload, "-w", "%{http_code}",
+			base+"/v1/packet").CombinedOutput()
+		if err != nil || string(out) != want {
+			t.Fatalf("curl: %v %q, want %q", err, out, want)
+		}
+	}
+	if c := storedCounters(t, cfg)[DefaultSignerName]; c != 1 {
 		t.Fatalf("stored counter %d", c)
 	}
 }
