@@ -41,11 +41,14 @@ type Config struct {
 	TPMDevice string
 
 	// SourceTimeout bounds each source's read but a plugin's, and
-	// PluginTimeout each plugin's run (0: 5s each); PluginMemoryPages
-	// caps a plugin's memory in 64 KiB pages (0: 512, 32 MiB).
+	// PluginTimeout each plugin's, compiling included (0: 5s each);
+	// PluginMemoryPages caps a plugin's memory in 64 KiB pages (0: 512,
+	// 32 MiB), PluginMaxSize its module file in bytes (0: 8 MiB; compiling
+	// a module can take more than 150 times its size in memory).
 	SourceTimeout     time.Duration
 	PluginTimeout     time.Duration
 	PluginMemoryPages uint32
+	PluginMaxSize     int64
 	// WasmCache is the plugin compilation cache folder: "" for
 	// ~/.cache/entropyshare/wazero, "off" for none.
 	WasmCache string
@@ -68,6 +71,12 @@ func (c Config) resolved() (Config, error) {
 	if c.PluginTimeout <= 0 {
 		c.PluginTimeout = defaultPluginTimeout
 	}
+	if c.PluginMaxSize < 0 {
+		return c, fmt.Errorf("%w: plugin size limit %d is negative", ErrConfig, c.PluginMaxSize)
+	}
+	if c.PluginMaxSize == 0 {
+		c.PluginMaxSize = defaultPluginMaxSize
+	}
 	for _, s := range c.Sources {
 		if !slices.Contains(BuiltinSources, s) {
 			return c, fmt.Errorf("%w: unknown source %q (want some of %s)", ErrConfig, s, strings.Join(BuiltinSources, ", "))
@@ -89,7 +98,7 @@ type sourceSpec struct {
 }
 
 // buildSources turns a resolved Config into sources. cache may be nil.
-func (c Config) buildSources(cache wasmCache) []sourceSpec {
+func (c Config) buildSources(cache *wasmCache) []sourceSpec {
 	want := func(name string) bool {
 		if name == "jitter" && c.NoJitter {
 			return false
@@ -123,7 +132,7 @@ func (c Config) buildSources(cache wasmCache) []sourceSpec {
 
 // externalSources are the files, commands and plugins: the operator
 // assesses them (0 bits without a Credit entry).
-func (c Config) externalSources(cache wasmCache) []sourceSpec {
+func (c Config) externalSources(cache *wasmCache) []sourceSpec {
 	var specs []sourceSpec
 	credit := func(name string) float64 { return creditFor(c, name) }
 	add := func(s entropySource) {
@@ -149,7 +158,7 @@ func (c Config) externalSources(cache wasmCache) []sourceSpec {
 	for _, path := range c.Plugins {
 		name := unique("plugin:" + strings.TrimSuffix(filepath.Base(path), ".wasm"))
 		add(&pluginSource{name: name, path: path, n: pluginBytes, bits: max(credit(name), 0),
-			pages: c.PluginMemoryPages, timeout: c.PluginTimeout, cache: cache})
+			pages: c.PluginMemoryPages, maxSize: c.PluginMaxSize, timeout: c.PluginTimeout, cache: cache})
 	}
 	return specs
 }

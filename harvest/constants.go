@@ -47,6 +47,11 @@ const (
 	// defaultPluginMemoryPages is 32 MiB of 64 KiB WebAssembly pages: a Go
 	// wasip1 module needs about 38 pages to start.
 	defaultPluginMemoryPages = 512
+	// defaultPluginMaxSize caps a plugin's module file. Compiling costs
+	// memory and time in proportion: a 24 MB module of one function took
+	// 5.6 s and 1.4 GB to compile here, 26 s and 3.2 GB in the
+	// interpreter. A Go wasip1 module is about 2.5 MB.
+	defaultPluginMaxSize = 8 << 20
 
 	// maxJitterSamples and maxJitterRounds bound the jitter source's CPU
 	// time whatever the configuration says: ARM boards have been pinned at

@@ -38,13 +38,16 @@ var (
 
 	// Plugin failures: each is reported for that plugin alone.
 	errPluginTimeout = errors.New("ran past its time limit")
+	errPluginSize    = errors.New("module too large")
 	errPluginOutput  = errors.New("wrote more than it was asked for")
 	errPluginShort   = errors.New("wrote less than it was asked for")
 	errPluginMemory  = errors.New("hit its memory limit")
 	errPluginTrap    = errors.New("trapped")
 	errPluginExit    = errors.New("exited with an error")
 
-	// ErrConfig means a Config value is out of range.
+	// ErrConfig means a Config value is out of range, or a path given
+	// names a file of a kind that cannot be used there (a seed file that
+	// is a named pipe, say).
 	ErrConfig = errors.New("harvest: bad configuration")
 )
 

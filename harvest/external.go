@@ -11,9 +11,11 @@ import (
 	"syscall"
 )
 
-// fileSource reads up to n bytes from any path: a camera device, an ADC
-// attribute, a FIFO fed by something else. Its entropy is whatever the
-// operator assessed (0 unless configured).
+// fileSource reads up to n bytes from a regular file (an ADC attribute),
+// a character device (a camera) or a named pipe fed by something else,
+// under the source time limit (readDevice); any other kind of file is
+// refused. Its entropy is whatever the operator assessed (0 unless
+// configured).
 type fileSource struct {
 	name, path string
 	n          int

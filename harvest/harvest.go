@@ -97,15 +97,13 @@ func (h *harvester) gather(ctx context.Context) (*Report, []record, error) {
 	}
 	rep := &Report{minBits: cfg.MinBits, seed: "none"}
 
-	var cache wasmCache
+	var cache *wasmCache
 	if len(cfg.Plugins) > 0 {
 		cache, err = openWasmCache(cfg.WasmCache)
 		if err != nil {
 			rep.notes = append(rep.notes, err.Error()+" (compiling without a cache)")
 		}
-		if cache != nil {
-			defer cache.Close(context.WithoutCancel(ctx))
-		}
+		defer cache.Close(context.WithoutCancel(ctx)) // nil: no cache
 	}
 	var specs []sourceSpec
 	if h.sources != nil {
@@ -133,6 +131,9 @@ func (h *harvester) gather(ctx context.Context) (*Report, []record, error) {
 		}
 	}
 	rep.took = time.Since(start)
+	if err := ctx.Err(); err != nil { // the last source may have been cut short
+		return rep, recs, fmt.Errorf("harvest: stopped: %w", err)
+	}
 	if !rep.sufficient() {
 		return rep, recs, fmt.Errorf("%w: %.0f bits credited, %d needed", ErrInsufficient, rep.creditedBits, rep.minBits)
 	}

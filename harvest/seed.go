@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 
 	"github.com/entropyshare/entropyshare/internal/atomicfile"
 	"github.com/entropyshare/entropyshare/internal/privfile"
@@ -30,7 +29,9 @@ func CheckSeedFile(path string) error {
 // readSeedFile returns the seed file's contents, or nil and no error when
 // there is none yet.
 func readSeedFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	// Checked on the file read, not whatever the path names later; a
+	// named pipe is refused without waiting for a writer.
+	f, err := openRead(path, regularFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -38,13 +39,6 @@ func readSeedFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("harvest: reading seed file: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat() // the file read, not whatever the path names later
-	if err != nil {
-		return nil, fmt.Errorf("harvest: reading seed file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("harvest: reading seed file: %s: not a regular file", path)
-	}
 	// The same rule, and the same chmod hint, as for every private key.
 	if err := privfile.Check(f); err != nil {
 		return nil, fmt.Errorf("harvest: reading seed file: %w", err)

@@ -1,14 +1,13 @@
 package keys
 
 import (
+	"crypto/ecdh"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
-
-	"golang.org/x/crypto/curve25519"
 )
 
 // GenerateRSA makes an RSA signer key of the given size.
@@ -38,12 +37,12 @@ func GenerateCurve25519(rand io.Reader) (private, public *[Curve25519Size]byte, 
 
 // Curve25519Public derives the public key of a Curve25519 private key.
 func Curve25519Public(private *[Curve25519Size]byte) (*[Curve25519Size]byte, error) {
-	pub, err := curve25519.X25519(private[:], curve25519.Basepoint)
+	k, err := ecdh.X25519().NewPrivateKey(private[:])
 	if err != nil {
 		return nil, fmt.Errorf("keys: deriving public key: %w", err)
 	}
 	out := new([Curve25519Size]byte)
-	copy(out[:], pub)
+	copy(out[:], k.PublicKey().Bytes())
 	return out, nil
 }
 

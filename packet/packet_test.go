@@ -239,7 +239,7 @@ func TestLowOrderEphemeralRejected(t *testing.T) {
 	}
 }
 
-// OpenBox derives the box key itself (one X25519 and HSalsa20) instead of
+// openBox derives the box key itself (X25519 and HSalsa20) instead of
 // calling box.Precompute: it must open exactly what nacl/box opens,
 // including ephemeral keys with the top bit set, which X25519 ignores.
 func TestOpenBoxAgreesWithNaCl(t *testing.T) {
@@ -269,19 +269,19 @@ func TestOpenBoxAgreesWithNaCl(t *testing.T) {
 		want, wantOK := box.Open(nil, payload[KeySize+NonceSize:], &nonce, &eph, &priv)
 		got, err := sink.openBox(payload)
 		if (err == nil) != wantOK || !bytes.Equal(got, want) {
-			t.Fatalf("case %d: OpenBox = %x, %v; nacl/box.Open = %x, %v", i, got, err, want, wantOK)
+			t.Fatalf("case %d: openBox = %x, %v; nacl/box.Open = %x, %v", i, got, err, want, wantOK)
 		}
 		if i%3 == 2 && !errors.Is(err, ErrDecrypt) {
 			t.Fatalf("tampered box: %v, want ErrDecrypt", err)
 		}
 		if i%3 != 2 && !wantOK {
-			t.Fatalf("case %d: nacl/box cannot open what SealBox sealed", i)
+			t.Fatalf("case %d: nacl/box cannot open what sealBox sealed", i)
 		}
 	}
 }
 
 // Sealing to a low-order sink key would give a box key anyone can
-// compute: SealBox refuses it.
+// compute: sealBox refuses it.
 func TestSealBoxRefusesLowOrderSink(t *testing.T) {
 	for _, u := range []byte{0, 1} {
 		var sink [KeySize]byte

@@ -2,11 +2,11 @@ package packet
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"errors"
 	"fmt"
 	"io"
 
-	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/box"
 	//lint:ignore SA1019 NaCl box derives its key with HSalsa20; box.Precompute calls this same function (see RATIONALE.md).
 	"golang.org/x/crypto/salsa20/salsa"
@@ -27,22 +27,22 @@ func Seal(rand io.Reader, p *Packet, proto Protocol, signer crypto.Signer, sinkP
 
 // sealBox seals msg to sinkPublic: ephemeral-public || nonce || box.
 func sealBox(rand io.Reader, msg []byte, sinkPublic *[KeySize]byte) ([]byte, error) {
-	var eph [KeySize]byte
-	if _, err := io.ReadFull(rand, eph[:]); err != nil {
+	var seed [KeySize]byte
+	if _, err := io.ReadFull(rand, seed[:]); err != nil {
 		return nil, fmt.Errorf("packet: generating ephemeral key: %w", err)
 	}
-	defer clear(eph[:])
-	ephPublic, err := curve25519.X25519(eph[:], curve25519.Basepoint)
+	eph, err := ecdh.X25519().NewPrivateKey(seed[:])
+	clear(seed[:])
 	if err != nil {
 		return nil, fmt.Errorf("packet: generating ephemeral key: %w", err)
 	}
-	key, err := boxKey(&eph, sinkPublic)
+	key, err := boxKey(eph, sinkPublic[:])
 	if err != nil {
 		return nil, fmt.Errorf("packet: sink public key: %w", err)
 	}
 	defer clear(key[:])
 	out := make([]byte, KeySize+NonceSize, Overhead+len(msg))
-	copy(out, ephPublic)
+	copy(out, eph.PublicKey().Bytes())
 	if _, err := io.ReadFull(rand, out[KeySize:]); err != nil {
 		return nil, fmt.Errorf("packet: generating nonce: %w", err)
 	}
@@ -53,12 +53,18 @@ func sealBox(rand io.Reader, msg []byte, sinkPublic *[KeySize]byte) ([]byte, err
 var errLowOrder = errors.New("low-order public key")
 
 // boxKey is NaCl box's shared key, what box.Precompute computes: HSalsa20
-// of the X25519 secret. box.Precompute derives the private key's public
-// half again on every call, a second scalar multiplication; this does one.
-// A low-order public key, whose secret is all zeros and known to anyone,
-// is refused (curve25519.X25519 checks, as wireguard-go does).
-func boxKey(private, public *[KeySize]byte) (key [KeySize]byte, err error) {
-	shared, err := curve25519.X25519(private[:], public[:])
+// of the X25519 secret. The private key is parsed once (a sink's, at
+// start), so an open costs one scalar multiplication; box.Precompute and
+// curve25519.X25519 derive the private key's public half again on every
+// call, a second one. Unlike box.Precompute, it refuses a low-order public
+// key, whose secret is all zeros and known to anyone (crypto/ecdh checks,
+// as wireguard-go does).
+func boxKey(private *ecdh.PrivateKey, public []byte) (key [KeySize]byte, err error) {
+	pub, err := ecdh.X25519().NewPublicKey(public)
+	if err != nil {
+		return key, err
+	}
+	shared, err := private.ECDH(pub)
 	if err != nil {
 		return key, errLowOrder
 	}
@@ -74,7 +80,7 @@ func boxKey(private, public *[KeySize]byte) (key [KeySize]byte, err error) {
 // Recipient is a sink's Curve25519 key pair and the signers it accepts
 // packets from, ready to open frames.
 type Recipient struct {
-	private [KeySize]byte
+	private *ecdh.PrivateKey
 	public  [KeySize]byte
 	signers []Signer
 }
@@ -82,7 +88,7 @@ type Recipient struct {
 // NewRecipient returns a Recipient for the sink's private key that accepts
 // packets from signers. The slice is kept: Opened.Signer indexes it.
 func NewRecipient(private *[KeySize]byte, signers []Signer) (*Recipient, error) {
-	pub, err := curve25519.X25519(private[:], curve25519.Basepoint)
+	k, err := ecdh.X25519().NewPrivateKey(private[:])
 	if err != nil {
 		return nil, fmt.Errorf("packet: sink private key: %w", err)
 	}
@@ -91,8 +97,8 @@ func NewRecipient(private *[KeySize]byte, signers []Signer) (*Recipient, error) 
 			return nil, fmt.Errorf("packet: signer %d has no key", i)
 		}
 	}
-	r := &Recipient{private: *private, signers: signers}
-	copy(r.public[:], pub)
+	r := &Recipient{private: k, signers: signers}
+	copy(r.public[:], k.PublicKey().Bytes())
 	return r, nil
 }
 
@@ -119,8 +125,7 @@ func (r *Recipient) openBox(payload []byte) ([]byte, error) {
 	if len(payload) < Overhead {
 		return nil, fmt.Errorf("%w: payload is %d bytes, want at least %d", ErrFrameSize, len(payload), Overhead)
 	}
-	eph := (*[KeySize]byte)(payload[:KeySize])
-	key, err := boxKey(&r.private, eph)
+	key, err := boxKey(r.private, payload[:KeySize])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDecrypt, err)
 	}

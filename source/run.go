@@ -88,13 +88,13 @@ type Result struct {
 	// Target is the entry as the run left it (Counter, Next, LastError updated).
 	Target Target
 	// Delivered: the sink accepted the packet, or closed without a reply
-	// (an original sink; see NoReply).
+	// to a protocol 1 packet (an original sink; see NoReply).
 	Delivered bool
 	// Counter is the last counter reserved for the target (the one its
 	// last packet carried, if one was sent), or 0 if none was.
 	Counter int64
 	// NoReply: the sink closed without a status reply, as an original sink
-	// does. For a protocol 2 target that is suspicious: an original sink
+	// does. For a protocol 2 target that is a failure: an original sink
 	// rejects protocol 2 packets silently.
 	NoReply bool
 	// Retried: the sink reported a higher stored counter and the packet

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -32,6 +33,11 @@ func (e *statusError) Error() string {
 	}
 	return fmt.Sprintf("sink replied 0x%02x (%s): %s", byte(e.Status), e.Status, what)
 }
+
+// errNoReply: a protocol 2 target's sink closed without a status reply.
+// Every sink that speaks protocol 2 replies; an original sink never does,
+// and cannot verify protocol 2, so nothing says the packet was accepted.
+var errNoReply = errors.New(`no status reply: if this sink runs the original entropyshare, mark the target "Protocol": 1`)
 
 // skewError is a drift refusal (status 0x03): the clocks differ by more
 // than the sink allows.
@@ -69,6 +75,10 @@ func (r *run) deliver(ctx context.Context, res *Result) {
 		p := &packet.Packet{Timestamp: r.cfg.now().Unix(), Counter: res.Counter}
 		status, value, err := r.send(ctx, t, p, res)
 		switch {
+		case err == io.EOF && t.Proto() == packet.Protocol2:
+			// An original sink closes without a reply whether it accepted
+			// or refused, and it refuses every protocol 2 packet.
+			res.NoReply, res.err = true, errNoReply
 		case err == io.EOF: // not wrapped: the sink closed without a reply, as an original sink does
 			res.Delivered, res.NoReply = true, true
 		case err != nil:

@@ -29,8 +29,9 @@ func addHarvestFlags(fs *pflag.FlagSet, c *harvest.Config) {
 	fs.Var(sourcesValue{&c.Sources}, "sources", "built-in sources to use, from "+strings.Join(harvest.BuiltinSources, ",")+" (default: all present)")
 	fs.BoolVar(&c.NoJitter, "no-jitter", false, "do not use the CPU jitter source")
 	fs.StringVar(&c.WasmCache, "wasm-cache", "", "plugin compilation cache `DIR` (\"off\" for none; default ~/.cache/entropyshare/wazero)")
-	fs.DurationVar(&c.PluginTimeout, "plugin-timeout", 0, "time limit for each plugin (0: 5s)")
+	fs.DurationVar(&c.PluginTimeout, "plugin-timeout", 0, "time limit for each plugin, compiling included (0: 5s)")
 	fs.Uint32Var(&c.PluginMemoryPages, "plugin-memory-pages", 0, "memory limit for each plugin in 64 KiB pages (0: 512, 32 MiB)")
+	fs.Int64Var(&c.PluginMaxSize, "plugin-max-size", 0, "largest plugin module file in `BYTES` (0: 8388608, 8 MiB); compiling can take over 150 times that in memory")
 	fs.DurationVar(&c.SourceTimeout, "source-timeout", 0, "time limit for each other source (0: 5s)")
 	fs.StringVar(&c.TPMDevice, "tpm-device", tpm.DefaultDevice, "TPM 2.0 `DEVICE` the tpm source reads, or tcp://HOST:PORT for a simulator (default: the one a -k signer.tpm names)")
 }

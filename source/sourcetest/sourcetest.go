@@ -18,8 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"crypto/ecdh"
+
 	"github.com/entropyshare/entropyshare/packet"
-	"golang.org/x/crypto/curve25519"
 )
 
 // Mode is how a test sink behaves.
@@ -93,10 +94,11 @@ func Start(t testing.TB, m Mode, signer *rsa.PublicKey, opts ...Option) *Sink {
 	if _, err := rand.Read(priv[:]); err != nil {
 		t.Fatal(err)
 	}
-	pub, err := curve25519.X25519(priv[:], curve25519.Basepoint)
+	k, err := ecdh.X25519().NewPrivateKey(priv[:])
 	if err != nil {
 		t.Fatal(err)
 	}
+	pub := k.PublicKey().Bytes()
 	rcpt, err := packet.NewRecipient(&priv, []packet.Signer{{Key: signer, Legacy: m == Original}})
 	if err != nil {
 		t.Fatal(err)
