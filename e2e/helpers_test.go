@@ -110,6 +110,7 @@ type sinkOpts struct {
 	MaxConns    int
 	ReadTimeout string
 	Extra       []extraSigner
+	HTTPS       *sink.HTTPSConfig
 }
 
 // writeSinkConfig makes a sink configuration with entropy-config (a file
@@ -130,7 +131,7 @@ func writeSinkConfig(t *testing.T, dir, name, addr string, k *sinkKeys, s *signe
 	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("entropy-config wrote %s with %v (%v), want mode 0600", cfgPath, fi.Mode().Perm(), err)
 	}
-	if o.MaxConns == 0 && o.ReadTimeout == "" && len(o.Extra) == 0 {
+	if o.MaxConns == 0 && o.ReadTimeout == "" && len(o.Extra) == 0 && o.HTTPS == nil {
 		return cfgPath, poolPath
 	}
 	var m map[string]json.RawMessage
@@ -167,6 +168,9 @@ func writeSinkConfig(t *testing.T, dir, name, addr string, k *sinkKeys, s *signe
 		}
 		set("Signers", es)
 	}
+	if o.HTTPS != nil {
+		set("HTTPS", o.HTTPS)
+	}
 	out, err := json.MarshalIndent(m, "", "\t")
 	if err != nil {
 		t.Fatal(err)
@@ -191,6 +195,36 @@ func writeAtomic(t *testing.T, path string, data []byte, mode os.FileMode) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// tlsPKI is a CA made by entropy-config tls, the client certificate
+// board1 from it, and server certificates issued on demand.
+type tlsPKI struct {
+	dir string
+	CA  string // ca.crt
+}
+
+func newTLSPKI(t *testing.T, dir string) *tlsPKI {
+	t.Helper()
+	p := &tlsPKI{dir: dir, CA: filepath.Join(dir, "ca.crt")}
+	runTool(t, "entropy-config", "tls", "ca", "-o", filepath.Join(dir, "ca"))
+	runTool(t, "entropy-config", "tls", "issue", "--ca", filepath.Join(dir, "ca"), "--client", "--name", "board1", "-o", filepath.Join(dir, "board1"))
+	return p
+}
+
+// sourceFlags are entropy-source's flags for board1's certificate.
+func (p *tlsPKI) sourceFlags() []string {
+	return []string{"--tls-cert", filepath.Join(p.dir, "board1.crt"), "--tls-key", filepath.Join(p.dir, "board1.key"), "--tls-ca", p.CA}
+}
+
+// sinkHTTPS issues a server certificate for ip and returns the HTTPS
+// section of a sink listening on ip:port that board1 may push to.
+func (p *tlsPKI) sinkHTTPS(t *testing.T, name, ip string, port int) *sink.HTTPSConfig {
+	t.Helper()
+	base := filepath.Join(p.dir, name+"-tls")
+	runTool(t, "entropy-config", "tls", "issue", "--ca", filepath.Join(p.dir, "ca"), "--server", "--name", name, "--ip", ip, "-o", base)
+	return &sink.HTTPSConfig{Address: net.JoinHostPort(ip, strconv.Itoa(port)), Cert: base + ".crt", Key: base + ".key",
+		ClientCA: p.CA, Clients: map[string]sink.ClientRights{"board1": {Push: true}}}
 }
 
 // sinkCounters returns the stored counters of the sink configured by path,

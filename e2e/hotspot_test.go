@@ -7,17 +7,23 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
 // TestHotspot: one source behind a 2400 bit/s link losing 5% of its
-// packets each way, three sinks on the same LAN, twenty source runs with
-// the real binaries. Every run must deliver to every sink, counters move by
-// one per run, and each sink's pool grows by exactly one chunk per run.
+// packets each way, three sinks on the same LAN, the last over HTTPS,
+// twelve source runs with the real binaries. Every run must deliver to
+// every sink, counters move by one per run, and each sink's pool grows by
+// exactly one chunk per run. The bytes to and from each sink are counted:
+// per delivery over TCP, and over HTTPS with the first run's full
+// handshake and the later runs' resumed ones.
 func TestHotspot(t *testing.T) {
 	const nSinks = 3
-	runs := 20
+	// Twelve runs: the HTTPS sink makes a run take about 22 s where the
+	// TCP sinks alone took about 15.
+	runs := 12
 	if v, err := strconv.Atoi(os.Getenv("E2E_HOTSPOT_RUNS")); err == nil && v > 0 {
 		runs = v
 	}
@@ -29,6 +35,7 @@ func TestHotspot(t *testing.T) {
 	l.shape(t, 0, "2400bit", 1600, 5)
 	dir := t.TempDir()
 	sg := newSigner(t, dir, "signer")
+	pki := newTLSPKI(t, dir)
 	targets := filepath.Join(dir, "targets.json")
 	var sinks []*sinkProc
 	for i := 1; i <= nSinks; i++ {
@@ -37,11 +44,23 @@ func TestHotspot(t *testing.T) {
 		addr := l.addrs[i] + ":4141"
 		// The frames of three sinks share 300 B/s: a frame may wait in the
 		// queue for 15 s and more, so allow time for it.
-		cfg, pool := writeSinkConfig(t, dir, name, addr, k, sg, sinkOpts{ReadTimeout: "120s"})
+		o := sinkOpts{ReadTimeout: "120s"}
+		target := addr
+		if i == nSinks {
+			o.HTTPS = pki.sinkHTTPS(t, name, l.addrs[i], 8443)
+			target = "https://" + o.HTTPS.Address
+		}
+		cfg, pool := writeSinkConfig(t, dir, name, addr, k, sg, o)
 		sinks = append(sinks, startSink(t, l.hosts[i], cfg, pool, addr))
-		addTarget(t, targets, addr, k, name)
+		addTarget(t, targets, target, k, name)
 	}
+	l.countPeers(t, 0, l.addrs[1:])
 	seed := filepath.Join(dir, "seed")
+	// Bytes per delivery: TCP sinks over all runs; the HTTPS sink in the
+	// first run (full handshake) and in the rest (resumed).
+	httpsAddr := l.addrs[nSinks]
+	var tcpBytes, httpsFirst, httpsRest int64
+	resumed := 0
 
 	tx0, rx0 := l.ifaceBytes(t, 0)
 	start := time.Now()
@@ -53,9 +72,27 @@ func TestHotspot(t *testing.T) {
 			break
 		}
 		makeDue(t, targets)
-		r := runSource(t, l.hosts[0], sg, targets, seed, "--timeout", "150s", "--dial-timeout", "90s")
+		// The link's queue holds 100 s of traffic (30 KB at 300 B/s): a
+		// SYN may wait behind a retransmitting HTTPS connection's data
+		// longer than 90 s, so dials get as long as the rest.
+		before := l.peerBytes(t, 0)
+		r := runSource(t, l.hosts[0], sg, targets, seed, append([]string{"--timeout", "150s", "--dial-timeout", "150s"}, pki.sourceFlags()...)...)
 		if r.code != 0 {
 			t.Fatalf("run %d: entropy-source exit %d after %s:\n%s", run, r.code, r.dur, r.out)
+		}
+		after := l.peerBytes(t, 0)
+		for a, n := range after {
+			switch {
+			case a != httpsAddr:
+				tcpBytes += n - before[a]
+			case run == 1:
+				httpsFirst += n - before[a]
+			default:
+				httpsRest += n - before[a]
+			}
+		}
+		if strings.Contains(r.out, "TLS resumed") {
+			resumed++
 		}
 		slowest = max(slowest, r.dur)
 		ts, err := readTargets(targets)
@@ -98,8 +135,17 @@ func TestHotspot(t *testing.T) {
 	if done < runs {
 		note = fmt.Sprintf(" (stopped early: time budget, %d of %d runs)", done, runs)
 	}
-	result(t, "%d runs x %d sinks at 2400 bit/s, 5%% loss each way: %d/%d delivered, counters +1 per run, pools +1024 B per packet; "+
-		"wire %d B (tx %d, rx %d) = %.2f wire B per entropy B; %.1f s per delivery (%.1f s per run, slowest %.1f s); %d packets dropped by nft%s",
+	if done > 1 && resumed < (done-1)/2 {
+		t.Errorf("the HTTPS sink resumed in %d of %d later runs", resumed, done-1)
+	}
+	perHTTPSRest := int64(0)
+	if done > 1 {
+		perHTTPSRest = httpsRest / int64(done-1)
+	}
+	result(t, "%d runs x %d sinks (1 HTTPS) at 2400 bit/s, 5%% loss each way: %d/%d delivered, counters +1 per run, pools +1024 B per packet; "+
+		"wire %d B (tx %d, rx %d) = %.2f wire B per entropy B; %.1f s per delivery (%.1f s per run, slowest %.1f s); %d packets dropped by nft; "+
+		"IP bytes per delivery: TCP %d, HTTPS %d (run 1, full handshake), %d (later runs, %d of %d resumed)%s",
 		done, nSinks, deliveries, deliveries, wire, tx1-tx0, rx1-rx0, float64(wire)/float64(deliveries*1024),
-		elapsed.Seconds()/float64(deliveries), elapsed.Seconds()/float64(done), slowest.Seconds(), drops, note)
+		elapsed.Seconds()/float64(deliveries), elapsed.Seconds()/float64(done), slowest.Seconds(), drops,
+		tcpBytes/int64(done*(nSinks-1)), httpsFirst, perHTTPSRest, resumed, done-1, note)
 }

@@ -151,3 +151,40 @@ func (l *lan) dropped(t *testing.T, i int) (packets int64) {
 	}
 	return packets
 }
+
+// countPeers counts host i's IP bytes to and from each of addrs with
+// nftables: what leaves after the loss rule drops its share, what arrives
+// before it does, so both are what crossed the link.
+func (l *lan) countPeers(t *testing.T, i int, addrs []string) {
+	t.Helper()
+	var in, out strings.Builder
+	for _, a := range addrs {
+		fmt.Fprintf(&in, "ip saddr %s counter; ", a)
+		fmt.Fprintf(&out, "ip daddr %s counter; ", a)
+	}
+	rules := fmt.Sprintf(`table inet espeers {
+	chain in { type filter hook input priority -10; %s}
+	chain out { type filter hook output priority 10; %s}
+}
+`, in.String(), out.String())
+	cmd := exec.Command("ip", "netns", "exec", l.hosts[i], "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+}
+
+var peerCounter = regexp.MustCompile(`ip (saddr|daddr) (\S+) counter packets (\d+) bytes (\d+)`)
+
+// peerBytes returns the IP bytes host i exchanged with each address
+// countPeers counts, both ways together.
+func (l *lan) peerBytes(t *testing.T, i int) map[string]int64 {
+	t.Helper()
+	out := sh(t, "ip", "netns", "exec", l.hosts[i], "nft", "list", "table", "inet", "espeers")
+	m := map[string]int64{}
+	for _, f := range peerCounter.FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.ParseInt(f[4], 10, 64)
+		m[f[2]] += n
+	}
+	return m
+}

@@ -75,6 +75,11 @@ type Config struct {
 	// folder; empty means DefaultBootSeedName there. See BootSeedPath.
 	BootSeed string `json:",omitempty"`
 
+	// HTTPS is the optional HTTPS listener (PROTOCOL.md, "HTTPS"); nil
+	// means none. Its file names are relative to the configuration's
+	// folder (Dir).
+	HTTPS *HTTPSConfig `json:",omitempty"`
+
 	path string // the file this configuration was loaded from
 }
 
@@ -191,6 +196,9 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, err
 	}
 	c.path = path
+	if err := c.validateHTTPS(true); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -231,7 +239,8 @@ func rootGroupReadable(f *os.File) bool {
 }
 
 // ParseConfig decodes and checks a configuration. Members it does not
-// know are ignored.
+// know are ignored. The HTTPS listener's files are not looked for:
+// LoadConfig and Validate, which know the folder, do that.
 func ParseConfig(data []byte) (*Config, error) {
 	c := new(Config)
 	if err := json.Unmarshal(data, c); err != nil {
@@ -244,7 +253,34 @@ func ParseConfig(data []byte) (*Config, error) {
 	if _, err := c.compile(); err != nil {
 		return nil, err
 	}
+	if err := c.validateHTTPS(false); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// Dir is the folder the configuration's relative file names are taken
+// from: the configuration file's, or the working folder for one read from
+// no file.
+func (c *Config) Dir() string {
+	if c.path == "" {
+		return "."
+	}
+	return filepath.Dir(c.path)
+}
+
+// validateHTTPS checks the HTTPS listener's settings, with stat that its
+// files exist.
+func (c *Config) validateHTTPS(stat bool) error {
+	if c.HTTPS == nil {
+		return nil
+	}
+	_, err := c.HTTPS.settings(c.Dir(), stat)
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		ce.Path = c.path
+	}
+	return err
 }
 
 // StatePath returns the state file's path: State, taken from the
@@ -275,10 +311,13 @@ func (c *Config) Marshal() ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
-// Validate reports the first problem that would stop a sink from starting.
+// Validate reports the first problem that would stop a sink from
+// starting, the HTTPS listener's files included.
 func (c *Config) Validate() error {
-	_, err := c.compile()
-	return err
+	if _, err := c.compile(); err != nil {
+		return err
+	}
+	return c.validateHTTPS(true)
 }
 
 // locate finds the field whose value made decoding fail, since

@@ -18,10 +18,13 @@ var (
 	// errFeed: the counter was stored but the pool refused the chunk
 	// (reply 0x05). The counter stays consumed: a chunk is never fed twice.
 	errFeed = errors.New("sink: could not feed the pool")
+	// errStopping: a packet POSTed over HTTPS while the sink shuts down
+	// (reply 0x05); nothing was checked.
+	errStopping = errors.New("sink: shutting down")
 )
 
 // reason names the rejection reason of err for logs, metrics and the
-// decode command: packet.Reason's names, plus "store", "feed" and "timeout"
+// decode command: packet.Reason's names, plus "store", "feed", "stopping" and "timeout"
 // (the peer did not deliver its frame within the read deadline). An excess
 // connection is counted as "busy" without an error (Server.refuse).
 func reason(err error) string {
@@ -32,6 +35,8 @@ func reason(err error) string {
 		return "store"
 	case errors.Is(err, errFeed):
 		return "feed"
+	case errors.Is(err, errStopping):
+		return "stopping"
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -22,16 +23,39 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("example key: err = %v, want ErrExampleKey on Private", err)
 	}
 
-	// With a key of its own, the rest of the example is valid.
-	cfg, err := ParseConfig(withOwnKey(t, data))
+	// With a key of its own, the rest of the example is valid: ParseConfig
+	// does not look for the HTTPS listener's files, LoadConfig looks for
+	// them beside the configuration.
+	own := withOwnKey(t, data)
+	cfg, err := ParseConfig(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Signers) != 1 || cfg.Signers[0].Name != "board2" || !cfg.Signers[0].Legacy {
+		t.Fatalf("signers %+v", cfg.Signers)
+	}
+	if cfg.HTTPS == nil || !cfg.HTTPS.Clients["board1"].Push || cfg.HTTPS.Clients["web1"].BytesPerDay != 1<<20 {
+		t.Fatalf("HTTPS %+v", cfg.HTTPS)
+	}
+	dir := newPKI(t)
+	path := privateCopy(t, dir, "sink.json", own)
+	if _, err := LoadConfig(path); !errors.As(err, &ce) || ce.Field != "HTTPS.Cert" || ce.Path != path || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("no sink1.crt beside it: %v", err)
+	}
+	for _, ext := range []string{".crt", ".key"} {
+		if err := os.Link(filepath.Join(dir, "sink"+ext), filepath.Join(dir, "sink1"+ext)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err = LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Signers) != 1 || cfg.Signers[0].Name != "board2" || !cfg.Signers[0].Legacy {
-		t.Fatalf("signers %+v", cfg.Signers)
+	if cfg.Dir() != dir {
+		t.Fatalf("Dir %q, want %q", cfg.Dir(), dir)
 	}
 	// The packages' paths: the seed beside the state file, where the seed
 	// service looks for it.

@@ -50,12 +50,12 @@ const (
 
 	// The TLS handshake is bounded by the shortest of the read-header,
 	// read and write timeouts (net/http). A handshake with certificates
-	// both ways is about 3 KB: 10 s at a hotspot's 300 B/s, so 30 s. The
-	// whole request, body included, has DefaultReadTimeout, as a frame on
-	// the TCP listener does.
-	httpsReadHeaderTimeout = 30 * time.Second
-	httpsReadTimeout       = defaultReadTimeout
-	httpsWriteTimeout      = 60 * time.Second
+	// both ways is about 3 KB: 10 s at a hotspot's 300 B/s, more when a
+	// board sends to several sinks at once over that link. So the
+	// handshake, the headers and the body all get the sink's ReadTimeout
+	// (HTTPSOptions.ReadTimeout, default 60 s), as a frame on the TCP
+	// listener does; the answer gets httpsWriteTimeout beyond it.
+	httpsWriteTimeout = 30 * time.Second
 	// httpsIdleTimeout bounds a kept-alive connection between requests; it
 	// holds one of its address's connections meanwhile.
 	httpsIdleTimeout = 30 * time.Second
@@ -118,11 +118,13 @@ type httpsSettings struct {
 // configuration file's folder). The files must exist; NewHTTPSServer reads
 // them.
 func (c *HTTPSConfig) Validate(dir string) error {
-	_, err := c.settings(dir)
+	_, err := c.settings(dir, true)
 	return err
 }
 
-func (c *HTTPSConfig) settings(dir string) (*httpsSettings, error) {
+// settings checks c and resolves its file names against dir; with stat,
+// the files must exist.
+func (c *HTTPSConfig) settings(dir string, stat bool) (*httpsSettings, error) {
 	const f = "HTTPS."
 	if c.Address == "" {
 		return nil, &ConfigError{Field: f + "Address", Err: errMissing}
@@ -146,7 +148,7 @@ func (c *HTTPSConfig) settings(dir string) (*httpsSettings, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		if _, err := os.Stat(p); err != nil {
+		if _, err := os.Stat(p); err != nil && stat {
 			return nil, &ConfigError{Field: f + file.field, Err: err}
 		}
 		*file.to = p
@@ -200,6 +202,9 @@ type HTTPSOptions struct {
 	Accept AcceptFunc
 	// MaxFrame bounds a POSTed payload; 0 means packet.DefaultMaxFrame.
 	MaxFrame int
+	// ReadTimeout bounds the TLS handshake, the request's headers and its
+	// body, from the connection's accept; 0 means 60 s.
+	ReadTimeout time.Duration
 	// Random is where random answers come from; nil means crypto/rand,
 	// the kernel's CRNG (getrandom), which the sink feeds.
 	Random io.Reader
@@ -211,19 +216,35 @@ type HTTPSOptions struct {
 	Registerer prometheus.Registerer
 }
 
+// HTTPSOptions returns the options that make an HTTPSServer part of s:
+// POSTed packets go through s's acceptance path, against its counters
+// (a packet accepted over one listener is a replay over the other), with
+// its MaxFrame, clock and logger, and the listener's metrics join s's.
+func (s *Server) HTTPSOptions() HTTPSOptions {
+	return HTTPSOptions{
+		Accept:      s.acceptHTTPS,
+		MaxFrame:    s.k.maxFrame,
+		ReadTimeout: s.k.readTimeout,
+		Now:         s.now,
+		Logger:      s.log,
+		Registerer:  s.m.reg,
+	}
+}
+
 // HTTPSServer is the sink's HTTPS listener: packets POSTed by sources, and
 // random bytes, integers, booleans and UUIDs for authorised clients.
 type HTTPSServer struct {
-	set *httpsSettings
-	tls *tls.Config
-	api *httpsAPI
-	srv *http.Server
+	set      *httpsSettings
+	tls      *tls.Config
+	api      *httpsAPI
+	srv      *http.Server
+	sessions *sessionStore
 }
 
 // NewHTTPSServer checks c, loads its certificates and keys (relative names
 // resolved against dir) and returns a server ready to Serve.
 func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, error) {
-	set, err := c.settings(dir)
+	set, err := c.settings(dir, true)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +271,9 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 	if o.MaxFrame <= 0 {
 		o.MaxFrame = packet.DefaultMaxFrame
 	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = defaultReadTimeout
+	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
 	}
@@ -257,14 +281,16 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 	if err != nil {
 		return nil, err
 	}
+	sessions := newSessionStore(set.clients, o.Now)
+	sessions.install(tc)
 	api := newHTTPSAPI(set.clients, o, m)
 	p := new(http.Protocols)
 	p.SetHTTP1(true)
 	srv := &http.Server{
 		Handler:           api,
-		ReadHeaderTimeout: httpsReadHeaderTimeout,
-		ReadTimeout:       httpsReadTimeout,
-		WriteTimeout:      httpsWriteTimeout,
+		ReadHeaderTimeout: o.ReadTimeout,
+		ReadTimeout:       o.ReadTimeout,
+		WriteTimeout:      o.ReadTimeout + httpsWriteTimeout,
 		IdleTimeout:       httpsIdleTimeout,
 		MaxHeaderBytes:    httpsMaxHeaderBytes,
 		Protocols:         p,
@@ -272,7 +298,7 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 		// news: debug level.
 		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}
-	return &HTTPSServer{set: set, tls: tc, api: api, srv: srv}, nil
+	return &HTTPSServer{set: set, tls: tc, api: api, srv: srv, sessions: sessions}, nil
 }
 
 // Serve serves HTTPS on l, a plain TCP listener: it bounds the connections

@@ -88,6 +88,7 @@ var httpsEndpoints = map[string]httpsEndpoint{
 type httpsExchange struct {
 	w        http.ResponseWriter
 	r        *http.Request
+	start    time.Time // for durations; now is the budgets' clock
 	now      time.Time
 	name     string       // the certificate's common name
 	client   *httpsClient // nil unless listed
@@ -123,7 +124,7 @@ const (
 
 func (a *httpsAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	x := &httpsExchange{w: w, r: r, now: a.now(), endpoint: "other"}
+	x := &httpsExchange{w: w, r: r, start: start, now: a.now(), endpoint: "other"}
 	// Every answer, random or not, is for this request alone.
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -469,7 +470,8 @@ func (a *httpsAPI) push(x *httpsExchange) {
 		x.packetStatus(packet.StatusMalformed, 0)
 		return
 	}
-	status, value, err := a.accept(x.r.Context(), payload)
+	ctx := withConn(x.r.Context(), connInfo{transport: "https", peer: x.r.RemoteAddr, client: x.name, start: x.start})
+	status, value, err := a.accept(ctx, payload)
 	x.attrs = append(x.attrs, "status", int(status))
 	if err != nil {
 		x.attrs = append(x.attrs, "reason", reason(err), "error", err.Error())

@@ -3,7 +3,6 @@ package sink
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -268,20 +267,22 @@ func (s *Server) serveConn(c net.Conn) {
 	start := time.Now()
 	c.SetReadDeadline(start.Add(s.k.readTimeout))
 
-	o, hint, err := s.receive(c)
-
-	status, value := packet.ReplyFor(err)
-	// Log first, so that the line exists by the time the peer reads the reply.
-	s.record(c, o, hint, err, status, start)
+	// The log line is written before the reply, so that it exists by the
+	// time the peer reads the reply.
+	ctx := withConn(context.Background(), connInfo{transport: "tcp", peer: c.RemoteAddr().String(), start: start})
+	status, value, err := s.receive(ctx, c)
 	c.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if packet.WriteStatus(c, status, value) == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 		linger(c)
 	}
 }
 
-// record counts and logs one connection's outcome: one line each.
-func (s *Server) record(c net.Conn, o *opened, hint string, err error, status packet.Status, start time.Time) {
-	attrs := []any{"peer", c.RemoteAddr().String()}
+// record counts and logs one frame's outcome: one line each.
+func (s *Server) record(ci connInfo, o *opened, hint string, err error, status packet.Status) {
+	attrs := []any{"peer", ci.peer}
+	if ci.transport == "https" {
+		attrs = append(attrs, "transport", ci.transport, "client", ci.client)
+	}
 	name := ""
 	if o != nil {
 		name = o.name
@@ -290,7 +291,7 @@ func (s *Server) record(c net.Conn, o *opened, hint string, err error, status pa
 	if err == nil {
 		s.m.accepted.WithLabelValues(name).Inc()
 		s.m.lastAccepted.WithLabelValues(name).Set(float64(s.now().Unix()))
-		s.log.Info("accepted", append(attrs, "duration", time.Since(start))...)
+		s.log.Info("accepted", append(attrs, "duration", time.Since(ci.start))...)
 		return
 	}
 	why := reason(err)
@@ -303,35 +304,19 @@ func (s *Server) record(c net.Conn, o *opened, hint string, err error, status pa
 	if why == "store" || why == "feed" {
 		level = slog.LevelError
 	}
-	s.log.Log(context.Background(), level, "rejected", append(attrs, "duration", time.Since(start))...)
+	s.log.Log(context.Background(), level, "rejected", append(attrs, "duration", time.Since(ci.start))...)
 }
 
-// receive applies every acceptance step to the frame on r.
-func (s *Server) receive(r io.Reader) (*opened, string, error) {
+// receive reads the frame on r and accepts it. A frame that cannot be
+// read is counted and logged here.
+func (s *Server) receive(ctx context.Context, r io.Reader) (packet.Status, int64, error) {
 	payload, err := packet.ReadFrame(r, s.k.maxFrame)
 	if err != nil {
-		return nil, "", err
+		status, value := packet.ReplyFor(err)
+		s.record(connOf(ctx), nil, "", err, status)
+		return status, value, err
 	}
-	o, hint, err := s.k.check(payload, s.now(), s.drift)
-	if err != nil {
-		return o, hint, err
-	}
-	b, err := s.reserve(o.Signer, o.Packet.Counter)
-	if err != nil {
-		return o, "", err
-	}
-	<-b.done
-	if b.err != nil {
-		return o, "", b.err
-	}
-	credited, err := s.pool.Feed(o.Packet.Chunk[:])
-	s.settle(b, o.Packet.Chunk[:], err == nil)
-	if err != nil {
-		return o, "", fmt.Errorf("%w: %v", errFeed, err)
-	}
-	s.m.fedBytes.Add(packet.ChunkSize)
-	s.m.creditedBits.Add(float64(credited))
-	return o, "", nil
+	return s.accept(ctx, payload)
 }
 
 // linger half-closes c and drains what the peer still sends, briefly, so

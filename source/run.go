@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -42,6 +43,11 @@ type Config struct {
 	Only []string
 	// Force sends to every entry the run considers, whatever its Next.
 	Force bool
+
+	// TLS is what https:// targets are sent with. Without it such a
+	// target fails, before a counter is reserved for it; the others are
+	// sent as usual.
+	TLS *TLS
 
 	// For tests. now is the clock for timestamps and schedules (default
 	// time.Now; network deadlines use the real clock). writeFile replaces
@@ -96,9 +102,13 @@ type Result struct {
 	Retried bool
 	// Elapsed is the time spent on this target.
 	Elapsed time.Duration
+	// Resumed: an https:// target's last TLS handshake resumed a session
+	// of an earlier run (fewer bytes on the wire).
+	Resumed bool
 
-	index int   // the entry's position in the targets file
-	err   error // why delivery failed, as LastError says
+	index int         // the entry's position in the targets file
+	err   error       // why delivery failed, as LastError says
+	tls   *tls.Config // an https:// target's
 }
 
 // Report is the outcome of one run.
@@ -113,6 +123,9 @@ type Report struct {
 	// Misspellings are the file's unknown fields that look like known
 	// ones mistyped.
 	Misspellings []Misspelling
+	// Warnings are problems that did not stop the run, such as a TLS
+	// sessions file that could not be read or written.
+	Warnings []string
 }
 
 // Failed counts the due targets that were not delivered.
@@ -183,10 +196,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	// Reserve: one durable write holds every counter this run may send
-	// with. Nothing is signed before it has returned.
+	// with. Nothing is signed before it has returned. An https:// target
+	// that cannot be sent (no client certificate, say) gets no counter.
+	var sessions *sessionFile
 	for k := range report.Results {
 		res := &report.Results[k]
 		t := ts.Entries[res.index]
+		if t.HTTPS() {
+			if sessions == nil {
+				var err error
+				if sessions, err = loadSessions(cfg.Targets+sessionsSuffix, cfg.now); err != nil {
+					report.Warnings = append(report.Warnings, err.Error())
+				}
+			}
+			if res.tls, res.err = cfg.httpsClient(t, sessions); res.err != nil {
+				continue
+			}
+		}
 		if t.Counter == math.MaxInt64 {
 			res.err = errors.New("counter is at its maximum; this signer cannot send to this sink again")
 			continue
@@ -204,6 +230,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		// What reached a sink before the end is not recorded either: its
 		// target is sent again, with a new counter, by the next run.
 		return nil, interrupted("sending: the due targets stay due; the next run skips the counters reserved for them")
+	}
+
+	if sessions != nil {
+		if err := sessions.save(cfg.Targets+sessionsSuffix, cfg.writeFile); err != nil {
+			report.Warnings = append(report.Warnings, err.Error())
+		}
 	}
 
 	// Record: one atomic rewrite, not durable. Every counter in it is on

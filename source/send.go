@@ -73,7 +73,7 @@ func (r *run) deliver(ctx context.Context, res *Result) {
 	t := r.ts.Entries[res.index]
 	for attempt := 0; ; attempt++ {
 		p := &packet.Packet{Timestamp: r.cfg.now().Unix(), Counter: res.Counter}
-		status, value, err := r.send(ctx, t, p)
+		status, value, err := r.send(ctx, t, p, res)
 		switch {
 		case err == io.EOF && t.Proto() == packet.Protocol2:
 			// An original sink closes without a reply whether it accepted
@@ -115,9 +115,10 @@ func jump(ours, stored int64) (int64, error) {
 }
 
 // send signs and seals p, with a fresh chunk, to t, connects, writes the
-// frame and reads the status reply. io.EOF (unwrapped) means the sink
-// closed without replying.
-func (r *run) send(ctx context.Context, t *Target, p *packet.Packet) (packet.Status, int64, error) {
+// frame and reads the status reply; an https:// target is POSTed the
+// payload instead (post). io.EOF (unwrapped) means the sink closed without
+// replying.
+func (r *run) send(ctx context.Context, t *Target, p *packet.Packet, res *Result) (packet.Status, int64, error) {
 	if err := r.chunks.next(&p.Chunk); err != nil {
 		return 0, 0, err
 	}
@@ -125,6 +126,9 @@ func (r *run) send(ctx context.Context, t *Target, p *packet.Packet) (packet.Sta
 	clear(p.Chunk[:])
 	if err != nil {
 		return 0, 0, fmt.Errorf("sealing: %w", err)
+	}
+	if t.HTTPS() {
+		return r.post(ctx, t, res.tls, payload, res)
 	}
 	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
 	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", t.Address)

@@ -10,8 +10,10 @@ import (
 	"io/fs"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/atomicfile"
@@ -52,7 +54,7 @@ func (k *PublicKey) UnmarshalJSON(data []byte) error {
 // Target is one entry of the targets file: the original's four fields,
 // then this project's optional ones (PROTOCOL.md, "Files").
 type Target struct {
-	Address string    // host:port of the sink
+	Address string    // host:port of the sink, or https://host[:port] for its HTTPS listener
 	Public  PublicKey // the sink's Curve25519 public key
 	Counter int64     // the last counter used (or reserved) for this sink
 	Next    int64     `json:",omitempty"` // Unix time the next packet is due
@@ -66,6 +68,10 @@ type Target struct {
 	// LastSuccess is the Unix time (the start of the run) of the last
 	// delivery.
 	LastSuccess int64 `json:",omitempty"`
+	// CA is a PEM file of the CA certificates an https:// sink's
+	// certificate must chain to, in place of the run's (Config.TLS);
+	// relative to the targets file's folder.
+	CA string `json:",omitempty"`
 
 	// extra keeps the members this version does not know.
 	extra jsonextra.Fields
@@ -98,15 +104,64 @@ func (t *Target) Label() string {
 	return t.Address
 }
 
+// HTTPS reports whether the entry is a sink's HTTPS listener
+// (https://host[:port]), which is sent its packet by POST /v1/packet.
+func (t *Target) HTTPS() bool { return strings.HasPrefix(t.Address, httpsScheme) }
+
+const httpsScheme = "https://"
+
+// httpsURL parses an https:// Address: a host, an optional port, and
+// nothing else.
+func httpsURL(address string) (*url.URL, error) {
+	u, err := url.Parse(address)
+	if err != nil {
+		return nil, errors.New("want https://HOST[:PORT]")
+	}
+	switch {
+	case u.Scheme != "https":
+		return nil, errors.New("want https://HOST[:PORT]")
+	case u.Hostname() == "":
+		return nil, errors.New("no host; want https://HOST[:PORT]")
+	case u.User != nil:
+		return nil, errors.New("a user name; want https://HOST[:PORT]")
+	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery || strings.HasSuffix(address, "#"):
+		return nil, errors.New("a path, query or fragment; want https://HOST[:PORT] (the packet goes to /v1/packet)")
+	}
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return nil, fmt.Errorf("bad port %q", p)
+		}
+	}
+	return u, nil
+}
+
 // due reports whether a packet is due at now.
 func (t *Target) due(now time.Time) bool { return t.Next <= now.Unix() }
 
 // Validate checks the fields a run depends on.
 func (t *Target) Validate() error {
 	if t.Address == "" {
-		return &fieldError{"Address", errors.New("missing; want host:port")}
+		return &fieldError{"Address", errors.New("missing; want host:port or https://HOST[:PORT]")}
 	}
-	host, port, err := net.SplitHostPort(t.Address)
+	if t.HTTPS() {
+		if _, err := httpsURL(t.Address); err != nil {
+			return &fieldError{"Address", err}
+		}
+	} else if err := checkHostPort(t.Address); err != nil {
+		return err
+	}
+	if t.CA != "" && !t.HTTPS() {
+		return &fieldError{"CA", errors.New("set for a target that is not https://")}
+	}
+	return t.checkValues()
+}
+
+// checkHostPort checks a TCP target's host:port.
+func checkHostPort(address string) error {
+	if scheme, _, ok := strings.Cut(address, "://"); ok {
+		return &fieldError{"Address", fmt.Errorf("scheme %q; want host:port, or https://HOST[:PORT]", scheme)}
+	}
+	host, port, err := net.SplitHostPort(address)
 	if err != nil {
 		return &fieldError{"Address", fmt.Errorf("want host:port: %v", err)}
 	}
@@ -118,6 +173,11 @@ func (t *Target) Validate() error {
 			return &fieldError{"Address", fmt.Errorf("bad port %q", port)}
 		}
 	}
+	return nil
+}
+
+// checkValues checks the fields besides Address.
+func (t *Target) checkValues() error {
 	if t.Public == (PublicKey{}) {
 		return &fieldError{"Public", errors.New("missing or all zeros; want the sink's base64 Curve25519 public key")}
 	}

@@ -23,11 +23,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// env is what tests replace: the signals that stop the server, and a hook
-// told the addresses once the server listens.
+// env is what tests replace: the signals that stop the server, and hooks
+// told the addresses once the server listens (httpsReady before ready,
+// when the configuration has an HTTPS listener).
 type env struct {
 	stopContext func() (context.Context, context.CancelFunc)
 	ready       func(sinkAddr, metricsAddr net.Addr)
+	httpsReady  func(net.Addr)
 }
 
 func defaultEnv() env {
@@ -35,7 +37,8 @@ func defaultEnv() env {
 		stopContext: func() (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		},
-		ready: func(net.Addr, net.Addr) {},
+		ready:      func(net.Addr, net.Addr) {},
+		httpsReady: func(net.Addr) {},
 	}
 }
 
@@ -80,6 +83,12 @@ damaged state file stops the sink (exit 2): it never resets a counter.
 Every accepted chunk is also mixed into the boot seed (the configuration's
 BootSeed; by default boot-seed beside the state file), which 'entropy-sink
 seed' feeds the kernel early at the next boot (docs/BOOTSEED.md).
+
+With an "HTTPS" section the sink also listens for HTTPS (TLS 1.3, client
+certificates; docs/PROTOCOL.md): sources POST their packets to
+/v1/packet, which goes through the same checks and the same counters as
+the TCP listener, and listed clients may fetch random values. Its files
+are taken from the configuration's folder when relative.
 
 Feeding the kernel pool with credit needs CAP_SYS_ADMIN; without it the
 sink writes chunks to /dev/random (mixed in, not credited) and says so once.
@@ -178,10 +187,38 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 		defer cancel()
 		return srv.Shutdown(ctx)
 	}
+	// The HTTPS listener's packets go through the sink's own acceptance
+	// path, against the same counters.
+	var hs *sink.HTTPSServer
+	if cfg.HTTPS != nil {
+		if hs, err = sink.NewHTTPSServer(cfg.HTTPS, cfg.Dir(), srv.HTTPSOptions()); err != nil {
+			stopServer()
+			if errors.Is(err, keys.ErrPermissions) {
+				err = cli.Hint(err, "the HTTPS key is a private key: readable by its owner only")
+			}
+			return cli.Usage(err)
+		}
+	}
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+		stopServer()
+	}
 	l, err := net.Listen("tcp", cfg.Address)
 	if err != nil {
 		stopServer()
 		return cli.Hint(fmt.Errorf("listen: %w", err), "check the configuration's Address and that no other sink runs")
+	}
+	listeners = append(listeners, l)
+	var hl net.Listener
+	if hs != nil {
+		if hl, err = net.Listen("tcp", cfg.HTTPS.Address); err != nil {
+			closeAll()
+			return cli.Hint(fmt.Errorf("HTTPS listen: %w", err), "check the configuration's HTTPS.Address")
+		}
+		listeners = append(listeners, hl)
 	}
 	var (
 		metricsSrv  *http.Server
@@ -190,8 +227,7 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 	if cfg.Metrics != "" {
 		ml, err := net.Listen("tcp", cfg.Metrics)
 		if err != nil {
-			l.Close()
-			stopServer()
+			closeAll()
 			return fmt.Errorf("metrics listen: %w", err)
 		}
 		metricsAddr = ml.Addr()
@@ -200,9 +236,17 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 	}
 	ctx, cancel := e.stopContext()
 	defer cancel()
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(l) }()
-	logger.Info("listening", "address", l.Addr().String(), "state", cfg.StatePath(), "metrics", addrString(metricsAddr))
+	httpsAddr := "off"
+	if hs != nil {
+		go func() { served <- hs.Serve(hl) }()
+		httpsAddr = hl.Addr().String()
+		if e.httpsReady != nil {
+			e.httpsReady(hl.Addr())
+		}
+	}
+	logger.Info("listening", "address", l.Addr().String(), "state", cfg.StatePath(), "metrics", addrString(metricsAddr), "https", httpsAddr)
 	e.ready(l.Addr(), metricsAddr)
 
 	var serveErr error
@@ -210,6 +254,15 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 	case <-ctx.Done():
 		logger.Info("stopping: finishing connections in flight", "timeout", shutdownTimeout)
 	case serveErr = <-served:
+	}
+	// HTTPS first: its requests in flight finish through the sink, which
+	// then stops.
+	if hs != nil {
+		hctx, hcancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		if err := hs.Shutdown(hctx); err != nil {
+			logger.Warn("stopped with HTTPS requests still open", "error", err.Error())
+		}
+		hcancel()
 	}
 	if err := stopServer(); err != nil {
 		logger.Warn("stopped with connections still open", "error", err.Error())

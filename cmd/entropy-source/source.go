@@ -12,6 +12,7 @@ import (
 	"github.com/entropyshare/entropyshare/harvest"
 	"github.com/entropyshare/entropyshare/internal/cli"
 	"github.com/entropyshare/entropyshare/internal/privfile"
+	"github.com/entropyshare/entropyshare/internal/tlsca"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/source"
@@ -29,7 +30,8 @@ Exit status:
      written, or another run held the lock longer than --lock-wait
   2  usage or configuration error: bad flag, missing or broken targets
      file, missing, broken or group/other-readable signer key,
-     group/other-readable seed file; for a key in a TPM, no TPM, no key at
+     group/other-readable seed file, --tls-cert, --tls-key or --tls-ca
+     unreadable, too open or not PEM; for a key in a TPM, no TPM, no key at
      the handle, or another key there than the reference file names
      (nothing is sent, no counter moves)
   3  not enough healthy entropy: nothing was sent and nothing changed
@@ -82,6 +84,16 @@ its timeouts bound, and a second signal interrupts that run.
 --dry-run prints what a run would send (the targets and their counters)
 and does nothing else: no lock, no harvest, nothing signed or written.
 
+A target whose Address is https://HOST[:PORT] is a sink's HTTPS listener:
+its packet is POSTed to /v1/packet over TLS 1.3, with the client
+certificate --tls-cert (its key --tls-key, mode 0600), and the sink's
+certificate must chain to --tls-ca or to the entry's own CA file. Given
+but unreadable, these files stop the run at once (exit 2). Not given, an
+https target that is due fails on its own (exit 1), before a counter is
+reserved for it, and the other targets are sent as usual. TLS sessions
+are kept beside the targets file (TARGETS.tls-sessions, mode 0600), so
+that the next delivery resumes with a shorter handshake.
+
 The signer key must not be readable by group or others. A key kept in a
 TPM 2.0 is given as its reference file (-k signer.tpm, from rsagen --tpm):
 the run checks that the TPM holds that key before it does anything else,
@@ -98,6 +110,7 @@ the file names, for the signer and for the tpm entropy source alike.
   entropy-source send --now vps1                           # send to vps1 at once
   entropy-source harvest --bytes 32 | xxd                  # generator output
   entropy-source sources                                   # the entropy sources and their health
+  entropy-source -k signer.key -t targets.json --tls-cert board1.crt --tls-key board1.key --tls-ca ca.crt
   entropy-target -a vps1.example.net:4141 -k sink.pub --append targets.json   # add a sink`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return r.run(cmd) },
@@ -127,6 +140,8 @@ type runner struct {
 	verbose, dryRun      bool
 	daemon               bool
 	metricsPath          string
+	tlsCert, tlsKey      string
+	tlsCA                string
 	cfg                  source.Config
 }
 
@@ -140,6 +155,37 @@ func (r *runner) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&r.cfg.DialTimeout, "dial-timeout", source.DefaultDialTimeout, "time to connect to a sink, name lookup included")
 	f.DurationVar(&r.cfg.IOTimeout, "timeout", source.DefaultIOTimeout, "time to send a packet and read the sink's reply")
 	f.DurationVar(&r.cfg.LockWait, "lock-wait", source.DefaultLockWait, "time to wait for another run's lock on the targets file")
+	f.StringVar(&r.tlsCert, "tls-cert", "", "client certificate (PEM) for https:// targets")
+	f.StringVar(&r.tlsKey, "tls-key", "", "its private key (PEM, mode 0600)")
+	f.StringVar(&r.tlsCA, "tls-ca", "", "CA certificates (PEM) that https:// sinks' certificates must chain to")
+}
+
+// loadTLS loads --tls-cert, --tls-key and --tls-ca: nil when none is
+// given; a file that cannot be used is a configuration error (exit 2).
+func (r *runner) loadTLS() (*source.TLS, error) {
+	if r.tlsCert == "" && r.tlsKey == "" {
+		if r.tlsCA != "" {
+			return nil, cli.Usagef("--tls-ca without --tls-cert and --tls-key: https:// targets need a client certificate")
+		}
+		return nil, nil
+	}
+	if r.tlsCert == "" || r.tlsKey == "" {
+		return nil, cli.Usagef("--tls-cert and --tls-key go together")
+	}
+	cert, err := tlsca.LoadKeyPair(r.tlsCert, r.tlsKey)
+	if err != nil {
+		if errors.Is(err, privfile.ErrPermissions) {
+			return nil, cli.Usage(err)
+		}
+		return nil, cli.Hint(cli.Usage(err), "make a client certificate with: entropy-config tls issue --ca CA --client --name NAME")
+	}
+	t := &source.TLS{Certificate: cert}
+	if r.tlsCA != "" {
+		if t.Roots, err = tlsca.LoadPool(r.tlsCA); err != nil {
+			return nil, cli.Usage(err)
+		}
+	}
+	return t, nil
 }
 
 func (r *runner) run(cmd *cobra.Command) error {
@@ -159,6 +205,9 @@ func (r *runner) run(cmd *cobra.Command) error {
 	cfg := r.cfg
 	cfg.Targets = r.targetsPath
 	cfg.Signer = key
+	if cfg.TLS, err = r.loadTLS(); err != nil {
+		return err
+	}
 	var m *metricsFile
 	var report func(*harvest.Report)
 	if r.metricsPath != "" && !r.dryRun {
@@ -201,6 +250,7 @@ func (r *runner) run(cmd *cobra.Command) error {
 			}
 			if rep != nil {
 				warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, warned)
+				warnAll(cmd.ErrOrStderr(), rep.Warnings)
 			}
 			result := outcome(cmd, rep, err, r.verbose)
 			record(took, result)
@@ -218,6 +268,7 @@ func (r *runner) run(cmd *cobra.Command) error {
 	}
 	if rep != nil {
 		warnMisspellings(cmd.ErrOrStderr(), cfg.Targets, rep.Misspellings, nil)
+		warnAll(cmd.ErrOrStderr(), rep.Warnings)
 	}
 	result := outcome(cmd, rep, err, r.verbose)
 	record(took, result)
@@ -256,6 +307,13 @@ func warnMisspellings(w io.Writer, path string, ms []source.Misspelling, seen ma
 			seen[line] = true
 		}
 		fmt.Fprintln(w, line)
+	}
+}
+
+// warnAll prints a run's warnings.
+func warnAll(w io.Writer, warnings []string) {
+	for _, m := range warnings {
+		fmt.Fprintf(w, "entropy-source: warning: %s\n", m)
 	}
 }
 
@@ -317,6 +375,9 @@ func printReport(w io.Writer, rep *source.Report) {
 			}
 			if res.NoReply {
 				how += ", no reply (original sink)"
+			}
+			if res.Resumed {
+				how += ", TLS resumed"
 			}
 			fmt.Fprintf(w, "%s: %s, counter %d, protocol %d, %s; next in %s\n", label, how, res.Counter, t.Proto(), res.Elapsed.Round(time.Millisecond), next)
 		} else {

@@ -16,6 +16,7 @@ import (
 func newCommand() *cobra.Command {
 	var (
 		address, keyPath, name, appendPath string
+		caPath                             string
 		counter, next                      int64
 		protocol                           int
 		interval, lockWait                 time.Duration
@@ -23,7 +24,7 @@ func newCommand() *cobra.Command {
 		remove, targetsPath                string
 	)
 	cmd := &cobra.Command{
-		Use: `entropy-target -a HOST:PORT [-k sink.pub] [-c COUNTER] [-t NEXT] [--append targets.json]
+		Use: `entropy-target -a HOST:PORT|https://HOST[:PORT] [-k sink.pub] [-c COUNTER] [-t NEXT] [--ca FILE] [--append targets.json]
   entropy-target --list [--targets targets.json]
   entropy-target --remove NAME|ADDRESS [--targets targets.json]`,
 		Short: "Write, list or remove the targets-file entries of entropyshare sinks",
@@ -31,6 +32,12 @@ func newCommand() *cobra.Command {
 Curve25519 public key is in -k (raw 32 bytes, PEM or base64), as the
 original entropy-target did: tab-indented JSON with Address, Public,
 Counter and, when not zero, Next.
+
+An address https://HOST[:PORT] (port 443 if none; no path) is a sink's
+HTTPS listener: entropy-source POSTs the packet there with its client
+certificate (entropy-source --tls-cert). --ca names a CA file of the
+entry's own that the sink's certificate must chain to, in place of
+entropy-source --tls-ca (relative to the targets file's folder).
 
 With --append it adds the entry to a targets file instead, atomically and
 under the same lock entropy-source takes, keeping every other entry and
@@ -55,6 +62,8 @@ Exit status:
      that several have)`,
 		Example: `  entropy-target -a vps1.example.net:4141 -k sink.pub
   entropy-target -a vps1.example.net:4141 -k sink.pub --name vps1 --append targets.json
+  entropy-target -a https://vps2.example.net:8443 -k vps2.pub --name vps2 --append targets.json
+  entropy-target -a https://vps3.example.net:8443 -k vps3.pub --ca vps3-ca.crt --append targets.json
   entropy-target -a old.example.net:4141 -k old.pub --protocol 1 --interval 12h -f targets.json
   entropy-target --list --targets /var/lib/entropyshare/targets.json
   entropy-target --remove vps1 --targets /var/lib/entropyshare/targets.json
@@ -83,7 +92,7 @@ Exit status:
 				}
 				return cli.Usage(err)
 			}
-			t := &source.Target{Address: address, Public: source.PublicKey(*pub), Counter: counter, Next: next, Name: name}
+			t := &source.Target{Address: address, Public: source.PublicKey(*pub), Counter: counter, Next: next, Name: name, CA: caPath}
 			if cmd.Flags().Changed("protocol") {
 				if protocol != 1 && protocol != 2 {
 					return cli.Usagef("--protocol %d: want 1 (an original sink) or 2", protocol)
@@ -121,7 +130,8 @@ Exit status:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&address, "address", "a", "", "the sink's HOST:PORT")
+	f.StringVarP(&address, "address", "a", "", "the sink's HOST:PORT, or https://HOST[:PORT] for its HTTPS listener")
+	f.StringVar(&caPath, "ca", "", "for an https:// address: the CA file the sink's certificate must chain to")
 	f.StringVarP(&keyPath, "key", "k", "sink.pub", "the sink's Curve25519 public key file")
 	f.Int64VarP(&counter, "counter", "c", 0, "last counter used for this sink (0 for a new sink)")
 	f.Int64VarP(&next, "next", "t", 0, "Unix time the first packet is due (0: the next run)")

@@ -205,3 +205,33 @@ func TestListAndRemove(t *testing.T) {
 		t.Errorf("completion of --remove: exit %d %q", code, out)
 	}
 }
+
+// An https:// address writes an entry for a sink's HTTPS listener, with
+// the entry's own CA if --ca is given; a malformed one is a usage error.
+func TestHTTPSEntry(t *testing.T) {
+	pub := vectors.Path(t, "sink.pub")
+	code, out, errs := run(t, "-a", "https://sink1.example.net:8443", "-k", pub, "--ca", "sink1-ca.crt")
+	if code != 0 || !strings.Contains(out, "\t\"Address\": \"https://sink1.example.net:8443\",\n") || !strings.Contains(out, "\t\"CA\": \"sink1-ca.crt\"\n") {
+		t.Fatalf("exit %d: %s\n%s", code, errs, out)
+	}
+	targets := filepath.Join(t.TempDir(), "targets.json")
+	if code, _, errs := run(t, "-a", "https://sink2.example.net", "-k", pub, "--append", targets); code != 0 {
+		t.Fatalf("append: %s", errs)
+	}
+	if ts, err := source.LoadTargets(targets); err != nil || !ts.Entries[0].HTTPS() {
+		t.Fatalf("%v %+v", err, ts)
+	}
+	for _, tc := range []struct{ args []string }{
+		{[]string{"-a", "https://sink1.example.net:8443/v1/packet"}},
+		{[]string{"-a", "https://sink1.example.net:8443?x=1"}},
+		{[]string{"-a", "http://sink1.example.net:8443"}},
+		{[]string{"-a", "https://:8443"}},
+		{[]string{"-a", "https://sink1.example.net:0"}},
+		{[]string{"-a", "sink1.example.net:4141", "--ca", "ca.crt"}},
+	} {
+		code, out, errs := run(t, append(tc.args, "-k", pub)...)
+		if code != 2 || out != "" || !strings.Contains(errs, "entropy-target: ") {
+			t.Errorf("%v: exit %d: %s%s", tc.args, code, out, errs)
+		}
+	}
+}

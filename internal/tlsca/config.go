@@ -20,11 +20,11 @@ const maxCertFile = 1 << 20
 // after it) and the key in keyFile, and requiring a client certificate that
 // chains to one of the CA certificates in clientCAFile.
 func ServerConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
-	cert, err := loadKeyPair(certFile, keyFile)
+	cert, err := LoadKeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := loadPool(clientCAFile)
+	pool, err := LoadPool(clientCAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -42,26 +42,32 @@ func ServerConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 // listener: TLS 1.3, presenting the client certificate in certFile and the
 // key in keyFile, and trusting only the CA certificates in caFile.
 func ClientConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
-	cert, err := loadKeyPair(certFile, keyFile)
+	cert, err := LoadKeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := loadPool(caFile)
+	pool, err := LoadPool(caFile)
 	if err != nil {
 		return nil, err
 	}
+	return ClientFor(cert, pool), nil
+}
+
+// ClientFor is the TLS configuration of a client of a sink's HTTPS listener
+// that presents cert and trusts only roots: TLS 1.3.
+func ClientFor(cert tls.Certificate, roots *x509.CertPool) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
-		RootCAs:      pool,
-	}, nil
+		RootCAs:      roots,
+	}
 }
 
-// loadKeyPair reads a PEM certificate chain and its PEM private key (PKCS
+// LoadKeyPair reads a PEM certificate chain and its PEM private key (PKCS
 // #8, SEC 1 or PKCS #1, as openssl or NewCA and Issue write them). The key
 // file is refused when group or others can read it, as every private key
 // is (privfile.PermissionError says which chmod fixes it).
-func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	certPEM, err := readCertFile(certFile)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -79,7 +85,7 @@ func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 }
 
 // LoadAuthority reads a CA's PEM certificate and private key from files,
-// the key file with the same permission check as loadKeyPair's.
+// the key file with the same permission check as LoadKeyPair's.
 func LoadAuthority(certFile, keyFile string) (*Authority, error) {
 	certPEM, err := readCertFile(certFile)
 	if err != nil {
@@ -97,10 +103,10 @@ func LoadAuthority(certFile, keyFile string) (*Authority, error) {
 	return a, nil
 }
 
-// loadPool reads a bundle of PEM CA certificates. Every block must be a
+// LoadPool reads a bundle of PEM CA certificates. Every block must be a
 // certificate that parses, and there must be one at least: a typo in a CA
 // file fails here rather than as a handshake that trusts nobody.
-func loadPool(file string) (*x509.CertPool, error) {
+func LoadPool(file string) (*x509.CertPool, error) {
 	data, err := readCertFile(file)
 	if err != nil {
 		return nil, err

@@ -264,7 +264,7 @@ func TestLoadErrors(t *testing.T) {
 
 	// A private key group or others can read is refused, with the fix.
 	os.Chmod(p("board1.key"), 0o640)
-	_, err := loadKeyPair(p("board1.crt"), p("board1.key"))
+	_, err := LoadKeyPair(p("board1.crt"), p("board1.key"))
 	if !errors.Is(err, keys.ErrPermissions) || !strings.Contains(err.Error(), "chmod 600 "+p("board1.key")) {
 		t.Fatalf("0640 key: %v", err)
 	}
@@ -282,10 +282,10 @@ func TestLoadErrors(t *testing.T) {
 	os.Chmod(p("ca.key"), 0o600)
 
 	// A key that is not the certificate's.
-	if _, err := loadKeyPair(p("board1.crt"), p("sink1.key")); err == nil || !strings.Contains(err.Error(), p("board1.crt")) {
+	if _, err := LoadKeyPair(p("board1.crt"), p("sink1.key")); err == nil || !strings.Contains(err.Error(), p("board1.crt")) {
 		t.Fatalf("mismatched key: %v", err)
 	}
-	if _, err := loadKeyPair(p("missing.crt"), p("board1.key")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := LoadKeyPair(p("missing.crt"), p("board1.key")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing certificate: %v", err)
 	}
 
@@ -307,11 +307,11 @@ func TestLoadErrors(t *testing.T) {
 		{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 0x00}}), "certificate 1"},
 		{make([]byte, maxCertFile+1), "larger than"},
 	} {
-		if _, err := loadPool(write("bundle.crt", tc.data)); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := LoadPool(write("bundle.crt", tc.data)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("bundle: %v, want %q", err, tc.want)
 		}
 	}
-	if _, err := loadPool(write("bundle.crt", append(append([]byte{}, ca...), other...))); err != nil {
+	if _, err := LoadPool(write("bundle.crt", append(append([]byte{}, ca...), other...))); err != nil {
 		t.Fatalf("two CAs: %v", err)
 	}
 }
