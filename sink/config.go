@@ -359,6 +359,14 @@ func (c *Config) compile() (*compiled, error) {
 	if c.Address == "" {
 		return nil, &ConfigError{Field: "Address", Err: errMissing}
 	}
+	if err := CheckAddress("Address", c.Address); err != nil {
+		return nil, err
+	}
+	if c.Metrics != "" {
+		if err := CheckAddress("Metrics", c.Metrics); err != nil {
+			return nil, err
+		}
+	}
 	if len(c.Private) == 0 {
 		return nil, &ConfigError{Field: "Private", Err: errMissing}
 	}

@@ -23,11 +23,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// env is what tests replace: the signals that stop the server, and a hook
-// told the addresses once the server listens.
+// env is what tests replace: the signals that stop the server, a hook
+// told the addresses once the server listens, and how it listens (nil:
+// net.Listen).
 type env struct {
 	stopContext func() (context.Context, context.CancelFunc)
 	ready       func(sinkAddr, metricsAddr net.Addr)
+	listen      func(network, address string) (net.Listener, error)
 }
 
 func defaultEnv() env {
@@ -35,7 +37,8 @@ func defaultEnv() env {
 		stopContext: func() (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		},
-		ready: func(net.Addr, net.Addr) {},
+		ready:  func(net.Addr, net.Addr) {},
+		listen: net.Listen,
 	}
 }
 
@@ -43,9 +46,11 @@ const exitCodes = `
 Exit status:
   0  stopped by SIGTERM or SIGINT after finishing the connections in flight
      (decode: every frame file was read, whatever the verdicts)
-  1  failure: cannot listen, cannot open the pool, a frame file unreadable
+  1  failure: cannot listen (the port in use), cannot open the pool, a
+     frame file unreadable
   2  usage or configuration error (bad flag, bad or too-open config file,
-     unreadable or damaged state file)`
+     unreadable or damaged state file, a listen address without a port or
+     whose host does not resolve or is not this machine's)`
 
 func newCommand(e env) *cobra.Command {
 	var (
@@ -96,6 +101,11 @@ sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 				return err
 			}
 			if cmd.Flags().Changed("metrics") {
+				if metricsAddr != "" {
+					if err := sink.CheckAddress("--metrics", metricsAddr); err != nil {
+						return cli.Hint(cli.Usage(err), addressHint)
+					}
+				}
 				cfg.Metrics = metricsAddr // for this process only: nothing writes cfg
 			}
 			return serve(e, cfg, logger, shutdownTimeout)
@@ -134,7 +144,10 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 func loadConfig(path, statePath string) (*sink.Config, error) {
 	cfg, err := sink.LoadConfig(path)
 	if err != nil {
+		var ce *sink.ConfigError
 		switch {
+		case errors.As(err, &ce) && (ce.Field == "Address" || ce.Field == "Metrics"):
+			err = cli.Hint(err, addressHint)
 		case errors.Is(err, keys.ErrPermissions):
 			err = cli.Hint(err, "the file holds the sink's private key; the original entropy-config wrote it 0644")
 		case errors.Is(err, os.ErrNotExist):
@@ -174,21 +187,25 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 		defer cancel()
 		return srv.Shutdown(ctx)
 	}
-	l, err := net.Listen("tcp", cfg.Address)
+	listen := e.listen
+	if listen == nil {
+		listen = net.Listen
+	}
+	l, err := listen("tcp", cfg.Address)
 	if err != nil {
 		stopServer()
-		return cli.Hint(fmt.Errorf("listen: %w", err), "check the configuration's Address and that no other sink runs")
+		return listenError("Address", err)
 	}
 	var (
 		metricsSrv  *http.Server
 		metricsAddr net.Addr
 	)
 	if cfg.Metrics != "" {
-		ml, err := net.Listen("tcp", cfg.Metrics)
+		ml, err := listen("tcp", cfg.Metrics)
 		if err != nil {
 			l.Close()
 			stopServer()
-			return fmt.Errorf("metrics listen: %w", err)
+			return listenError("Metrics", err)
 		}
 		metricsAddr = ml.Addr()
 		metricsSrv = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
