@@ -70,7 +70,8 @@ type Config struct {
 	// Signers are further sources, each with its own counter.
 	Signers []SignerConfig `json:",omitempty"`
 
-	path string // the file this configuration was loaded from
+	path       string        // the file this configuration was loaded from
+	misspelled []Misspelling // unknown members that look like fields (Misspellings)
 }
 
 // SignerConfig is one additional source in Config.Signers.
@@ -226,7 +227,8 @@ func rootGroupReadable(f *os.File) bool {
 }
 
 // ParseConfig decodes and checks a configuration. Members it does not
-// know are ignored.
+// know are ignored; those that look like misspelled fields are kept in
+// Misspellings.
 func ParseConfig(data []byte) (*Config, error) {
 	c := new(Config)
 	if err := json.Unmarshal(data, c); err != nil {
@@ -236,6 +238,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 		return nil, &ConfigError{Field: field, Err: err}
 	}
+	c.misspelled = misspellings(data, reflect.TypeFor[Config](), "")
 	if _, err := c.compile(); err != nil {
 		return nil, err
 	}
