@@ -240,7 +240,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	c.misspelled = misspellings(data, reflect.TypeFor[Config](), "")
 	if _, err := c.compile(); err != nil {
-		return nil, err
+		return nil, blameMisspelling(err, c.misspelled)
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -30,6 +31,24 @@ func (m Misspelling) String() string {
 // misspelled fields, sorted by where they are (nil for a configuration
 // not parsed from JSON).
 func (c *Config) Misspellings() []Misspelling { return c.misspelled }
+
+// blameMisspelling adds to a *ConfigError about a field (say "Address:
+// missing") the misspelled member that was probably meant to set it
+// ("Adress").
+func blameMisspelling(err error, ms []Misspelling) error {
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Field == "" {
+		return err
+	}
+	for _, m := range ms {
+		at := m.Field[:strings.LastIndex(m.Field, ".")+1]
+		if at+m.Known == ce.Field {
+			ce.Err = fmt.Errorf("%w (the file has %q: misspelled?)", ce.Err, m.Field)
+			break
+		}
+	}
+	return err
+}
 
 var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
 

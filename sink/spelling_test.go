@@ -31,3 +31,18 @@ func TestMisspellings(t *testing.T) {
 		t.Fatalf("String: %s", s)
 	}
 }
+
+// A field left at its zero value by a misspelling, when that stops the
+// sink, is blamed on the misspelling.
+func TestMisspellingBlamed(t *testing.T) {
+	key := base64.StdEncoding.EncodeToString(vectors.Read(t, "sink.key"))
+	signer := base64.StdEncoding.EncodeToString(vectors.Read(t, "signer.pub"))
+	for data, want := range map[string]string{
+		`{"Adress": ":4141", "Private": "` + key + `", "Signer": "` + signer + `"}`:                              `sink: Address: missing (the file has "Adress": misspelled?)`,
+		`{"Address": ":4141", "Private": "` + key + `", "Signers": [{"Nmae": "b", "Signer": "` + signer + `"}]}`: `sink: Signers[0].Name: missing (the file has "Signers[0].Nmae": misspelled?)`,
+	} {
+		if _, err := ParseConfig([]byte(data)); err == nil || err.Error() != want {
+			t.Errorf("got %v, want %s", err, want)
+		}
+	}
+}
