@@ -104,7 +104,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	cfg.logMisspellings(s.log)
+	cfg.logWarnings(s.log)
 	if s.state, err = openState(path, k.fps, k.floors); err != nil {
 		return nil, err
 	}

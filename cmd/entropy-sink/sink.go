@@ -87,6 +87,7 @@ sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 ` + exitCodes,
 		Example: `  entropy-sink -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state
   entropy-sink -f sink.json --log-format json --metrics 127.0.0.1:9438
+  entropy-sink check -f sink.json                      # fingerprints and warnings; listens on nothing
   entropy-sink status -f sink.json
   entropy-sink decode -f sink.json --at 1700000060 packet.frame
   entropy-config -a :4141 --new-key sink -s signer.pub -o sink.json   # make a configuration`,
@@ -120,6 +121,7 @@ sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 	f.StringVar(&metricsAddr, "metrics", "", "serve /metrics and /healthz on this address (overrides the configuration's Metrics)")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on SIGTERM, how long to wait for connections in flight")
 	cmd.AddCommand(newDecodeCommand(&configPath, &statePath), newStatusCommand(&configPath, &statePath), newPullCommand(), newSeedCommand(&configPath))
+	cmd.AddCommand(newCheckCommand(&configPath, &statePath))
 	return cmd
 }
 
@@ -178,6 +180,10 @@ func stateError(err error) error {
 }
 
 func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Duration) error {
+	sum, err := cfg.Summary()
+	if err != nil {
+		return cli.Usage(err)
+	}
 	srv, err := sink.New(cfg, sink.Options{Logger: logger})
 	if err != nil {
 		return stateError(err)
@@ -215,7 +221,10 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 	defer cancel()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	logger.Info("listening", "address", l.Addr().String(), "state", cfg.StatePath(), "metrics", addrString(metricsAddr))
+	// The start-up line: what this sink accepts, from whom, and where it
+	// keeps their counters.
+	logger.Info("listening", append(append([]any{"version", cli.Version(), "address", l.Addr().String()},
+		sum.Attrs()...), "metrics", addrString(metricsAddr))...)
 	e.ready(l.Addr(), metricsAddr)
 
 	var serveErr error

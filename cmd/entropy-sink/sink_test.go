@@ -120,7 +120,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"decode", "--help"}, {"status", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"decode", "--help"}, {"status", "--help"}, {"check", "--help"}} {
 		code, out, _ := run(t, defaultEnv(), args...)
 		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "Exit status:") {
 			t.Fatalf("%v: exit %d\n%s", args, code, out)
