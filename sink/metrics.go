@@ -2,6 +2,7 @@ package sink
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -96,4 +97,28 @@ func (s *Server) Handler() http.Handler {
 		}
 	})
 	return mux
+}
+
+// signersChanged follows a reload from the signers at the state entries
+// names were, to those now (entry j's name; "" for a signer not
+// configured): each configured signer's series exist, with its counter
+// and last accepted time; those of a signer no longer configured (or
+// renamed) are removed.
+func (m *metrics) signersChanged(was, now []string, counters []int64, es []entry) {
+	for _, n := range was {
+		if n != "" && !slices.Contains(now, n) {
+			m.counter.DeleteLabelValues(n)
+			m.lastAccepted.DeleteLabelValues(n)
+		}
+	}
+	for j, n := range now {
+		if n == "" {
+			continue
+		}
+		m.accepted.WithLabelValues(n)
+		m.counter.WithLabelValues(n).Set(float64(counters[j]))
+		if es[j].stored != 0 {
+			m.lastAccepted.WithLabelValues(n).Set(float64(es[j].stored))
+		}
+	}
 }

@@ -33,13 +33,18 @@ type Options struct {
 // Server is a running sink: it accepts frames on listeners, checks them in
 // PROTOCOL.md's order, stores counters durably and feeds the pool.
 type Server struct {
-	k       *compiled
-	drift   int64
-	log     *slog.Logger
-	now     func() time.Time
-	pool    Pool
-	ownPool bool
-	m       *metrics
+	log *slog.Logger
+	now func() time.Time
+	m   *metrics
+
+	// The configuration in service, its pool and signers (reload.go).
+	// Only the committer replaces gen, under genMu, when Reload asks it
+	// to; a connection keeps the generation it started with.
+	genMu    sync.RWMutex
+	gen      *generation
+	reloadMu sync.Mutex          // one Reload at a time
+	reloads  chan *reloadRequest // Reload to the committer
+	retiring sync.WaitGroup      // pools of replaced generations, closing
 
 	// The committer's alone: the state file, its entries as last made
 	// durable, and the write (state.write unless a test wraps it).
@@ -48,8 +53,11 @@ type Server struct {
 	entries   []entry
 	write     func([]entry) error
 
+	// Counters are by index in entries, which only grow (a reload
+	// appends the entries of new signers), so an index taken under one
+	// generation is the same signer's under the next.
 	mu      sync.Mutex // guards what follows
-	stored  []int64    // durable counters, by signer index
+	stored  []int64    // durable counters, by entry index
 	pending []int64    // highest reserved counters (>= stored)
 	cur     *batch     // reservations waiting for the next write
 
@@ -84,12 +92,12 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	if cfg.path != "" && filepath.Clean(path) == filepath.Clean(cfg.path) {
 		return nil, &ConfigError{Path: cfg.path, Field: "State", Err: errors.New("is the configuration file itself")}
 	}
+	g := newGeneration(k, cfg)
+	g.pool = opts.pool
 	s := &Server{
-		k:             k,
-		drift:         cfg.Drift,
 		log:           opts.Logger,
 		now:           opts.now,
-		pool:          opts.pool,
+		reloads:       make(chan *reloadRequest),
 		statePath:     path,
 		kick:          make(chan struct{}, 1),
 		stop:          make(chan struct{}),
@@ -114,38 +122,45 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	if s.state.spoiled != "" {
 		s.log.Warn("state file: one slot unreadable (a write cut short?); using the other", "file", path, "slot", s.state.spoiled)
 	}
-	if s.pool == nil {
+	if g.pool == nil {
 		p, err := k.pool.open(k.credit, s.log)
 		if err != nil {
 			s.state.close()
 			return nil, err
 		}
-		s.pool, s.ownPool = p, true
+		g.pool, g.ownPool = p, true
 	}
 	s.entries = s.state.es
 	s.write = s.state.write
 	if opts.wrapWrite != nil {
 		s.write = opts.wrapWrite(s.write)
 	}
-	s.stored = make([]int64, len(k.names))
-	last := make([]int64, len(k.names))
-	for i, j := range s.state.at {
-		s.stored[i], last[i] = s.entries[j].counter, s.entries[j].stored
+	s.stored = make([]int64, len(s.entries))
+	for j, e := range s.entries {
+		s.stored[j] = e.counter
 	}
 	s.pending = slices.Clone(s.stored)
-	s.m = newMetrics(k.names, s.stored, last)
+	g.place(s.state.at, len(s.entries))
+	s.gen = g
+	counters, last := make([]int64, len(k.names)), make([]int64, len(k.names))
+	for i, j := range g.at {
+		counters[i], last[i] = s.entries[j].counter, s.entries[j].stored
+	}
+	s.m = newMetrics(k.names, counters, last)
 	s.storeOK.Store(true)
 	go s.commitLoop()
 	return s, nil
 }
 
-// counters returns the durable counters by signer name.
+// counters returns the durable counters of the configured signers, by
+// name.
 func (s *Server) counters() map[string]int64 {
+	g := s.current()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int64, len(s.stored))
-	for i, c := range s.stored {
-		out[s.k.names[i]] = c
+	out := make(map[string]int64, len(g.at))
+	for i, j := range g.at {
+		out[g.k.names[i]] = s.stored[j]
 	}
 	return out
 }
@@ -177,7 +192,7 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		delay = 0
-		if s.open.Load() >= int64(s.k.maxConns) {
+		if s.open.Load() >= int64(s.current().k.maxConns) {
 			s.refuse(c)
 			continue
 		}
@@ -255,10 +270,12 @@ func (s *Server) serveConn(c net.Conn) {
 	defer s.m.open.Dec()
 	defer s.open.Add(-1)
 	defer c.Close()
+	g := s.acquire()
+	defer g.release()
 	start := time.Now()
-	c.SetReadDeadline(start.Add(s.k.readTimeout))
+	c.SetReadDeadline(start.Add(g.k.readTimeout))
 
-	o, hint, err := s.receive(c)
+	o, hint, err := s.receive(g, c)
 
 	status, value := packet.ReplyFor(err)
 	// Log first, so that the line exists by the time the peer reads the reply.
@@ -296,17 +313,18 @@ func (s *Server) record(c net.Conn, o *opened, hint string, err error, status pa
 	s.log.Log(context.Background(), level, "rejected", append(attrs, "duration", time.Since(start))...)
 }
 
-// receive applies every acceptance step to the frame on r.
-func (s *Server) receive(r io.Reader) (*opened, string, error) {
-	payload, err := packet.ReadFrame(r, s.k.maxFrame)
+// receive applies every acceptance step to the frame on r, under the
+// configuration of generation g.
+func (s *Server) receive(g *generation, r io.Reader) (*opened, string, error) {
+	payload, err := packet.ReadFrame(r, g.k.maxFrame)
 	if err != nil {
 		return nil, "", err
 	}
-	o, hint, err := s.k.check(payload, s.now(), s.drift)
+	o, hint, err := g.k.check(payload, s.now(), g.drift)
 	if err != nil {
 		return o, hint, err
 	}
-	b, err := s.reserve(o.Signer, o.Packet.Counter)
+	b, err := s.reserve(g.at[o.Signer], o.Packet.Counter)
 	if err != nil {
 		return o, "", err
 	}
@@ -314,7 +332,7 @@ func (s *Server) receive(r io.Reader) (*opened, string, error) {
 	if b.err != nil {
 		return o, "", b.err
 	}
-	credited, err := s.pool.Feed(o.Packet.Chunk[:])
+	credited, err := g.pool.Feed(o.Packet.Chunk[:])
 	if err != nil {
 		return o, "", fmt.Errorf("%w: %v", errFeed, err)
 	}
@@ -368,12 +386,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if first {
 		close(s.stop)
 		<-s.committerDone
-		if cl, ok := s.pool.(io.Closer); ok && s.ownPool {
-			if cerr := cl.Close(); cerr != nil && err == nil {
+		// The committer has stopped: no Reload replaces gen any more.
+		if g := s.current(); g.ownPool {
+			if cerr := g.pool.Close(); cerr != nil && err == nil {
 				err = cerr
 			}
 		}
 	}
 	<-s.committerDone
+	s.retiring.Wait()
 	return err
 }
