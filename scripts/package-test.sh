@@ -94,6 +94,10 @@ check_tree() {
 	local units=$root/usr/lib/systemd/system
 	grep -qx "ExecStart=$bindir/entropy-sink -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state --log-format json" "$units/entropy-sink.service" ||
 		fail "entropy-sink.service does not start $bindir/entropy-sink with the configuration in /etc and the state in /var/lib"
+	# Ready when it listens (sd_notify), reloaded by SIGHUP.
+	grep -qx 'Type=notify' "$units/entropy-sink.service" || fail "entropy-sink.service is not Type=notify"
+	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$units/entropy-sink.service" || fail "entropy-sink.service does not reload with SIGHUP"
+	grep -qx 'RestartPreventExitStatus=2' "$units/entropy-sink.service" || fail "entropy-sink.service restarts on a configuration error"
 	# The sink writes its state file only: nothing may open /etc to it.
 	if grep -E '^(ReadWritePaths|BindPaths|ConfigurationDirectory)=' "$units/entropy-sink.service"; then
 		fail "entropy-sink.service makes a path writable besides its state folder"

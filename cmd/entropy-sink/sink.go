@@ -24,12 +24,13 @@ import (
 )
 
 // env is what tests replace: the signals that stop the server, a hook
-// told the addresses once the server listens, and how it listens (nil:
-// net.Listen).
+// told the addresses once the server listens, how it listens (nil:
+// net.Listen), and the signals that reload it (nil: none).
 type env struct {
 	stopContext func() (context.Context, context.CancelFunc)
 	ready       func(sinkAddr, metricsAddr net.Addr)
 	listen      func(network, address string) (net.Listener, error)
+	hangup      func() (<-chan os.Signal, func())
 }
 
 func defaultEnv() env {
@@ -39,12 +40,18 @@ func defaultEnv() env {
 		},
 		ready:  func(net.Addr, net.Addr) {},
 		listen: net.Listen,
+		hangup: func() (<-chan os.Signal, func()) {
+			c := make(chan os.Signal, 1)
+			signal.Notify(c, syscall.SIGHUP)
+			return c, func() { signal.Stop(c) }
+		},
 	}
 }
 
 const exitCodes = `
 Exit status:
   0  stopped by SIGTERM or SIGINT after finishing the connections in flight
+     (SIGHUP reloads the configuration; see above)
      (decode: every frame file was read, whatever the verdicts)
   1  failure: cannot listen (the port in use), cannot open the pool, a
      frame file unreadable
@@ -84,6 +91,15 @@ damaged state file stops the sink (exit 2): it never resets a counter.
 
 Feeding the kernel pool with credit needs CAP_SYS_ADMIN; without it the
 sink writes chunks to /dev/random (mixed in, not credited) and says so once.
+
+SIGHUP (systemctl reload) reloads the configuration: signers, drift,
+credit, pool and limits. Connections in progress finish under the
+configuration they started with. Counters never go down: they stay the
+state file's, and a Counter can only raise one. A configuration that does
+not load leaves the sink serving as it was, and the log says why. A new
+Address, Metrics or State needs a restart, and the log says so too. Under
+systemd (Type=notify) the sink reports READY=1 once it listens, RELOADING=1
+and READY=1 around a reload, and STOPPING=1.
 ` + exitCodes,
 		Example: `  entropy-sink -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state
   entropy-sink -f sink.json --log-format json --metrics 127.0.0.1:9438
@@ -97,19 +113,34 @@ sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(configPath, statePath)
+			if cmd.Flags().Changed("metrics") && metricsAddr != "" {
+				if err := sink.CheckAddress("--metrics", metricsAddr); err != nil {
+					return cli.Hint(cli.Usage(err), addressHint)
+				}
+			}
+			// load reads the configuration, at start and at each SIGHUP.
+			load := func() (*sink.Config, error) {
+				cfg, err := loadConfig(configPath, statePath)
+				if err != nil {
+					return nil, err
+				}
+				if cmd.Flags().Changed("metrics") {
+					cfg.Metrics = metricsAddr // for this process only: nothing writes cfg
+				}
+				return cfg, nil
+			}
+			// SIGHUP, from the start: its default action would kill the sink.
+			var hangup <-chan os.Signal
+			if e.hangup != nil {
+				c, stop := e.hangup()
+				defer stop()
+				hangup = c
+			}
+			cfg, err := load()
 			if err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("metrics") {
-				if metricsAddr != "" {
-					if err := sink.CheckAddress("--metrics", metricsAddr); err != nil {
-						return cli.Hint(cli.Usage(err), addressHint)
-					}
-				}
-				cfg.Metrics = metricsAddr // for this process only: nothing writes cfg
-			}
-			return serve(e, cfg, logger, shutdownTimeout)
+			return serve(e, cfg, load, hangup, logger, shutdownTimeout)
 		},
 	}
 	pf := cmd.PersistentFlags()
@@ -179,7 +210,8 @@ func stateError(err error) error {
 	return cli.Usage(err)
 }
 
-func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Duration) error {
+func serve(e env, cfg *sink.Config, load func() (*sink.Config, error), hangup <-chan os.Signal,
+	logger *slog.Logger, shutdownTimeout time.Duration) error {
 	sum, err := cfg.Summary()
 	if err != nil {
 		return cli.Usage(err)
@@ -225,14 +257,24 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 	// keeps their counters.
 	logger.Info("listening", append(append([]any{"version", cli.Version(), "address", l.Addr().String()},
 		sum.Attrs()...), "metrics", addrString(metricsAddr))...)
+	listening := "listening on " + l.Addr().String()
+	notify(logger, "READY=1\nSTATUS="+listening)
 	e.ready(l.Addr(), metricsAddr)
 
 	var serveErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("stopping: finishing connections in flight", "timeout", shutdownTimeout)
-	case serveErr = <-served:
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("stopping: finishing connections in flight", "timeout", shutdownTimeout)
+			break wait
+		case serveErr = <-served:
+			break wait
+		case <-hangup:
+			reload(srv, load, logger, listening)
+		}
 	}
+	notify(logger, "STOPPING=1")
 	if err := stopServer(); err != nil {
 		logger.Warn("stopped with connections still open", "error", err.Error())
 	}
