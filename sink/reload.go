@@ -126,6 +126,10 @@ func (s *Server) Reload(cfg *Config) error {
 			s.log.Warn(c.field+" changed: a reload does not change it; restart the sink to use it", "in_use", c.was, "configured", c.is)
 		}
 	}
+	if *k.recipient.Public() != *old.k.recipient.Public() {
+		s.log.Warn("the sink's key changed: sources seal to the old one until their targets entries carry the new public key",
+			"public", k.summary(cfg).Public)
+	}
 	s.log.Info("reloaded", append(k.summary(cfg).Attrs(), "finishing_under_previous", old.active.Load())...)
 	return nil
 }

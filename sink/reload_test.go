@@ -2,6 +2,7 @@ package sink
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"maps"
 	"net"
@@ -298,13 +299,18 @@ func TestReloadSaysRestart(t *testing.T) {
 	cfg := testConfig(t, dir, nil)
 	logs := &syncBuffer{}
 	s, _ := start(t, cfg, Options{Logger: textLogger(logs)})
-	if err := s.Reload(testConfig(t, dir, func(c *Config) { c.Address = ":4242"; c.Metrics = "127.0.0.1:9438"; c.Drift = 0 })); err != nil {
+	var newKey [32]byte
+	rand.Read(newKey[:])
+	if err := s.Reload(testConfig(t, dir, func(c *Config) {
+		c.Address, c.Metrics, c.Drift, c.Private = ":4242", "127.0.0.1:9438", 0, newKey[:]
+	})); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		`msg="Address changed: a reload does not change it; restart the sink to use it" in_use=127.0.0.1:4141 configured=:4242`,
 		`msg="Metrics changed: a reload does not change it; restart the sink to use it" in_use="" configured=127.0.0.1:9438`,
 		`msg="Drift is 0`,
+		`msg="the sink's key changed: sources seal to the old one until their targets entries carry the new public key" public=SHA256:`,
 		`msg=reloaded pool=file:` + dir + `/pool.bin credit=256 drift=0 signers="default SHA256:`,
 	} {
 		if !strings.Contains(logs.String(), want) {
