@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -231,8 +232,8 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 		return nil, fmt.Errorf("loading the HTTPS certificates: %w", err)
 	}
 	if o.Accept == nil {
-		for n, r := range set.clients {
-			if r.Push {
+		for _, n := range slices.Sorted(maps.Keys(set.clients)) { // the same name every time
+			if set.clients[n].Push {
 				return nil, fmt.Errorf("sink: HTTPS client %q may push, but the listener was given no way to accept packets", n)
 			}
 		}
