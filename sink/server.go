@@ -22,6 +22,8 @@ import (
 // no log.
 type Options struct {
 	Logger *slog.Logger
+	// Version is the sink's version, for /metrics (build_info).
+	Version string
 
 	now  func() time.Time // the clock drift is checked against; tests stop it
 	pool Pool             // tests record chunks; nil opens the configuration's
@@ -147,6 +149,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		counters[i], last[i] = s.entries[j].counter, s.entries[j].stored
 	}
 	s.m = newMetrics(k.names, counters, last)
+	s.m.addRuntime(opts.Version)
 	s.storeOK.Store(true)
 	go s.commitLoop()
 	return s, nil
@@ -295,8 +298,10 @@ func (s *Server) record(c net.Conn, o *opened, hint string, err error, status pa
 		attrs = append(attrs, "protocol", int(o.Protocol), "signer", o.name, "counter", o.Packet.Counter)
 	}
 	if err == nil {
+		now := s.now()
 		s.m.accepted.WithLabelValues(name).Inc()
-		s.m.lastAccepted.WithLabelValues(name).Set(float64(s.now().Unix()))
+		s.m.lastAccepted.WithLabelValues(name).Set(float64(now.Unix()))
+		s.m.observeOffset(name, o.Packet.Timestamp, now)
 		s.log.Info("accepted", append(attrs, "duration", time.Since(start))...)
 		return
 	}

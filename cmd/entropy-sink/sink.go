@@ -216,7 +216,7 @@ func serve(e env, cfg *sink.Config, load func() (*sink.Config, error), hangup <-
 	if err != nil {
 		return cli.Usage(err)
 	}
-	srv, err := sink.New(cfg, sink.Options{Logger: logger})
+	srv, err := sink.New(cfg, sink.Options{Logger: logger, Version: cli.Version()})
 	if err != nil {
 		return stateError(err)
 	}
