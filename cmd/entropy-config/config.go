@@ -127,6 +127,7 @@ port, or with a port outside 1 to 65535).`,
 	f.StringVar(&newKey, "new-key", "", "make the sink's key pair as BASE.key and BASE.pub and use it")
 	f.BoolVar(&legacy, "legacy", false, "accept protocol 1 (original entropyshare) packets from the signer")
 	f.StringVar(&pool, "pool", "", `where chunks go: "kernel" (default) or "file:/path"`)
+	cmd.RegisterFlagCompletionFunc("pool", cli.CompletePool)
 	f.IntVar(&credit, "credit", sink.DefaultCredit, "bits credited to the kernel per 1024-byte chunk (0: mix only)")
 	cmd.AddCommand(newTLSCommand())
 	return cmd

@@ -211,3 +211,11 @@ func TestPublicKeyForPrivate(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// The shells complete --pool with "kernel" or "file:".
+func TestPoolCompletion(t *testing.T) {
+	code, out, stderr := run(t, "__complete", "--pool", "")
+	if code != 0 || out != "kernel\nfile:\n:6\n" {
+		t.Fatalf("exit %d, %q\n%s", code, out, stderr)
+	}
+}

@@ -151,6 +151,8 @@ and READY=1 around a reload, and STOPPING=1.
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&metricsAddr, "metrics", "", "serve /metrics and /healthz on this address (overrides the configuration's Metrics)")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on SIGTERM, how long to wait for connections in flight")
+	cmd.RegisterFlagCompletionFunc("log-format", cli.CompleteWords("text", "json"))
+	cmd.RegisterFlagCompletionFunc("log-level", cli.CompleteWords("debug", "info", "warn", "error"))
 	cmd.AddCommand(newDecodeCommand(&configPath, &statePath), newStatusCommand(&configPath, &statePath), newPullCommand(), newSeedCommand(&configPath))
 	cmd.AddCommand(newCheckCommand(&configPath, &statePath))
 	return cmd
