@@ -88,6 +88,7 @@ check_tree() {
 	zcat "$root/usr/share/man/man1/entropy-sink-decode.1.gz" | grep -q 'entropy-sink(1)' || fail "entropy-sink-decode(1) is missing"
 	zcat "$root/usr/share/man/man1/entropy-sink-seed.1.gz" | grep -q 'RNDADDENTROPY' || fail "entropy-sink-seed(1) is missing"
 	zcat "$root/usr/share/man/man1/entropy-sink-status.1.gz" | grep -q 'entropy-sink(1)' || fail "entropy-sink-status(1) is missing"
+	zcat "$root/usr/share/man/man1/entropy-sink-check.1.gz" | grep -q 'entropy-sink(1)' || fail "entropy-sink-check(1) is missing"
 	if zcat "$root"/usr/share/man/man1/*.gz | grep -q -e __gendocs -e 'Auto generated'; then fail "a man page mentions __gendocs or is stamped"; fi
 	ok
 
