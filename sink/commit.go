@@ -23,14 +23,14 @@ type batch struct {
 	done    chan struct{} // closed when err is set
 	err     error
 	n       int
-	touched []bool // signer indexes with a reservation in this batch
+	touched []bool // state entry indexes with a reservation in this batch
 }
 
 // reserve checks counter against the highest reserved counter of the
 // signer at state entry i and, if it is above, reserves it in the current
-// batch. A counter that another
-// connection has overtaken, durable or not, is rejected with that counter
-// as the stored one: the source may move up to it.
+// batch. A counter that another connection has overtaken, durable or not,
+// is rejected with that counter as the stored one: the source may move up
+// to it.
 func (s *Server) reserve(i int, counter int64) (*batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

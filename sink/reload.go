@@ -16,6 +16,10 @@ type generation struct {
 	drift   int64
 	pool    Pool
 	ownPool bool // opened for this sink: closed once no connection uses it
+	// poolUsers counts the connections using pool, under this generation
+	// or an earlier one that shares the pool: the pool is closed when
+	// they are all done.
+	poolUsers *sync.WaitGroup
 
 	at    []int    // at[i] is signer i's index in the state entries
 	names []string // names[j] names the signer at entry j; "" if not configured
@@ -23,12 +27,12 @@ type generation struct {
 	// What a reload does not change, to say so.
 	address, metrics, state string
 
-	users  sync.WaitGroup // connections using this generation
-	active atomic.Int64   // how many: for the log (and tests)
+	active atomic.Int64 // connections using this generation, for the log (and tests)
 }
 
 func newGeneration(k *compiled, cfg *Config) *generation {
-	return &generation{k: k, drift: cfg.Drift, address: cfg.Address, metrics: cfg.Metrics, state: cfg.StatePath()}
+	return &generation{k: k, drift: cfg.Drift, poolUsers: new(sync.WaitGroup),
+		address: cfg.Address, metrics: cfg.Metrics, state: cfg.StatePath()}
 }
 
 // place records where the signers' entries are, among n.
@@ -52,14 +56,14 @@ func (s *Server) current() *generation {
 func (s *Server) acquire() *generation {
 	s.genMu.RLock()
 	defer s.genMu.RUnlock()
-	s.gen.users.Add(1)
+	s.gen.poolUsers.Add(1)
 	s.gen.active.Add(1)
 	return s.gen
 }
 
 func (g *generation) release() {
 	g.active.Add(-1)
-	g.users.Done()
+	g.poolUsers.Done()
 }
 
 // reloadRequest asks the committer to put gen in service.
@@ -96,9 +100,10 @@ func (s *Server) Reload(cfg *Config) error {
 	g := newGeneration(k, cfg)
 	// A pool the sink was given (Options) is the sink's for its life; one
 	// it opened is opened anew only when the configuration changes it.
-	g.pool, g.ownPool = old.pool, old.ownPool
+	g.pool, g.ownPool, g.poolUsers = old.pool, old.ownPool, old.poolUsers
 	opened := false
 	if old.ownPool && (k.pool != old.k.pool || k.credit != old.k.credit) {
+		g.poolUsers = new(sync.WaitGroup)
 		if g.pool, err = k.pool.open(k.credit, s.log); err != nil {
 			return err
 		}
@@ -138,7 +143,8 @@ func (s *Server) Reload(cfg *Config) error {
 // durable the reservations made under the old generation, then, holding
 // reservations off, stores the entries of g's new signers and its raised
 // floors (if any), and replaces the generation. The old generation's pool,
-// if g does not share it, is closed once its last connection is done.
+// if g does not share it, is closed once the last connection using it
+// (under the old generation or an earlier one) is done.
 func (s *Server) swap(g *generation) error {
 	for {
 		s.commit()
@@ -179,7 +185,7 @@ func (s *Server) swap(g *generation) error {
 		s.retiring.Add(1)
 		go func() {
 			defer s.retiring.Done()
-			old.users.Wait()
+			old.poolUsers.Wait() // no connection takes old any more
 			if err := old.pool.Close(); err != nil {
 				s.log.Warn("closing the pool of the configuration replaced", "error", err.Error())
 			}

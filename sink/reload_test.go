@@ -321,3 +321,42 @@ func TestReloadSaysRestart(t *testing.T) {
 		t.Fatalf("drift %d", g.drift)
 	}
 }
+
+// A frame in flight through two reloads, the first keeping the pool and
+// the second replacing it, still feeds the pool it arrived under: the pool
+// is closed only when every connection of every configuration that used
+// it is done.
+func TestReloadInFlightAcrossReloads(t *testing.T) {
+	dir := t.TempDir()
+	k := vectorKeys(t)
+	cfg := testConfig(t, dir, nil)
+	s, err := New(cfg, Options{now: func() time.Time { return epoch }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveOn(t, s)
+	f := frame(t, k.signer, packet.Protocol2, k.sinkPublic, 1, epoch)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(f[:100])
+	first := s.current()
+	waitFor(t, func() bool { return first.active.Load() == 1 })
+
+	if err := s.Reload(testConfig(t, dir, func(c *Config) { c.Drift = 60 })); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(testConfig(t, dir, func(c *Config) { c.Pool = "file:" + filepath.Join(dir, "pool-b.bin") })); err != nil {
+		t.Fatal(err)
+	}
+	c.Write(f[100:])
+	c.(*net.TCPConn).CloseWrite()
+	if got, _, err := packet.ReadStatus(c); err != nil || got != packet.StatusAccepted {
+		t.Fatalf("frame in flight: %s %v", got, err)
+	}
+	if a, _ := os.ReadFile(filepath.Join(dir, "pool.bin")); !bytes.Equal(a, chunkOf(t, f)) {
+		t.Fatalf("the first pool holds %d bytes", len(a))
+	}
+}
