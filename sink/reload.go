@@ -24,7 +24,8 @@ type generation struct {
 	at    []int    // at[i] is signer i's index in the state entries
 	names []string // names[j] names the signer at entry j; "" if not configured
 
-	// What a reload does not change, to say so.
+	// What a reload does not change, as the sink started with them, to
+	// say so when a configuration changes them.
 	address, metrics, state string
 
 	active atomic.Int64 // connections using this generation, for the log (and tests)
@@ -98,6 +99,7 @@ func (s *Server) Reload(cfg *Config) error {
 	}
 	old := s.current()
 	g := newGeneration(k, cfg)
+	g.address, g.metrics, g.state = old.address, old.metrics, old.state
 	// A pool the sink was given (Options) is the sink's for its life; one
 	// it opened is opened anew only when the configuration changes it.
 	g.pool, g.ownPool, g.poolUsers = old.pool, old.ownPool, old.poolUsers
@@ -125,7 +127,7 @@ func (s *Server) Reload(cfg *Config) error {
 
 	cfg.logWarnings(s.log)
 	for _, c := range []struct{ field, was, is string }{
-		{"Address", old.address, g.address}, {"Metrics", old.metrics, g.metrics}, {"State", old.state, g.state},
+		{"Address", old.address, cfg.Address}, {"Metrics", old.metrics, cfg.Metrics}, {"State", old.state, cfg.StatePath()},
 	} {
 		if c.was != c.is {
 			s.log.Warn(c.field+" changed: a reload does not change it; restart the sink to use it", "in_use", c.was, "configured", c.is)

@@ -306,6 +306,15 @@ func TestReloadSaysRestart(t *testing.T) {
 	})); err != nil {
 		t.Fatal(err)
 	}
+	// Reloaded again with the same: still not in use, still said.
+	if err := s.Reload(testConfig(t, dir, func(c *Config) {
+		c.Address, c.Metrics, c.Drift, c.Private = ":4242", "127.0.0.1:9438", 0, newKey[:]
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), `msg="Address changed`); n != 2 {
+		t.Errorf("%d Address warnings over two reloads", n)
+	}
 	for _, want := range []string{
 		`msg="Address changed: a reload does not change it; restart the sink to use it" in_use=127.0.0.1:4141 configured=:4242`,
 		`msg="Metrics changed: a reload does not change it; restart the sink to use it" in_use="" configured=127.0.0.1:9438`,
