@@ -88,12 +88,17 @@ check_tree() {
 	zcat "$root/usr/share/man/man1/entropy-sink-decode.1.gz" | grep -q 'entropy-sink(1)' || fail "entropy-sink-decode(1) is missing"
 	zcat "$root/usr/share/man/man1/entropy-sink-seed.1.gz" | grep -q 'RNDADDENTROPY' || fail "entropy-sink-seed(1) is missing"
 	zcat "$root/usr/share/man/man1/entropy-sink-status.1.gz" | grep -q 'entropy-sink(1)' || fail "entropy-sink-status(1) is missing"
+	zcat "$root/usr/share/man/man1/entropy-sink-check.1.gz" | grep -q 'entropy-sink(1)' || fail "entropy-sink-check(1) is missing"
 	if zcat "$root"/usr/share/man/man1/*.gz | grep -q -e __gendocs -e 'Auto generated'; then fail "a man page mentions __gendocs or is stamped"; fi
 	ok
 
 	local units=$root/usr/lib/systemd/system
 	grep -qx "ExecStart=$bindir/entropy-sink -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state --log-format json" "$units/entropy-sink.service" ||
 		fail "entropy-sink.service does not start $bindir/entropy-sink with the configuration in /etc and the state in /var/lib"
+	# Ready when it listens (sd_notify), reloaded by SIGHUP.
+	grep -qx 'Type=notify' "$units/entropy-sink.service" || fail "entropy-sink.service is not Type=notify"
+	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$units/entropy-sink.service" || fail "entropy-sink.service does not reload with SIGHUP"
+	grep -qx 'RestartPreventExitStatus=2' "$units/entropy-sink.service" || fail "entropy-sink.service restarts on a configuration error"
 	# The sink writes its state file only: nothing may open /etc to it.
 	if grep -E '^(ReadWritePaths|BindPaths|ConfigurationDirectory)=' "$units/entropy-sink.service"; then
 		fail "entropy-sink.service makes a path writable besides its state folder"

@@ -60,19 +60,24 @@ func (k *compiled) legacyHint(i int) string {
 // reserved is stored and its chunk fed, whether or not anyone still waits
 // for the answer.
 func (s *Server) accept(ctx context.Context, payload []byte) (packet.Status, int64, error) {
-	o, hint, err := s.admit(payload)
+	o, hint, err := s.admit(ctx, payload)
 	status, value := packet.ReplyFor(err)
 	s.record(connOf(ctx), o, hint, err, status)
 	return status, value, err
 }
 
 // admit is accept less the bookkeeping.
-func (s *Server) admit(payload []byte) (*opened, string, error) {
-	o, hint, err := s.k.check(payload, s.now(), s.drift)
+func (s *Server) admit(ctx context.Context, payload []byte) (*opened, string, error) {
+	g := connOf(ctx).gen // the configuration this packet is judged by
+	if g == nil {
+		g = s.acquire()
+		defer g.release()
+	}
+	o, hint, err := g.k.check(payload, s.now(), g.drift)
 	if err != nil {
 		return o, hint, err
 	}
-	b, err := s.reserve(o.Signer, o.Packet.Counter)
+	b, err := s.reserve(g.at[o.Signer], o.Packet.Counter)
 	if err != nil {
 		return o, "", err
 	}
@@ -80,7 +85,7 @@ func (s *Server) admit(payload []byte) (*opened, string, error) {
 	if b.err != nil {
 		return o, "", b.err
 	}
-	credited, err := s.pool.Feed(o.Packet.Chunk[:])
+	credited, err := g.pool.Feed(o.Packet.Chunk[:])
 	s.settle(b, o.Packet.Chunk[:], err == nil)
 	if err != nil {
 		return o, "", fmt.Errorf("%w: %v", errFeed, err)
@@ -121,6 +126,10 @@ type connInfo struct {
 	peer      string // the remote address
 	client    string // the HTTPS client's name
 	start     time.Time
+	// gen is the configuration a TCP connection took when it started,
+	// which its frame is judged by across a reload; nil: the one in
+	// service when the packet is admitted.
+	gen *generation
 }
 
 type connKey struct{}

@@ -23,14 +23,15 @@ type batch struct {
 	done    chan struct{} // closed when err is set
 	err     error
 	n       int
-	touched []bool // signer indexes with a reservation in this batch
+	touched []bool // state entry indexes with a reservation in this batch
 	seed    seedBatch
 }
 
-// reserve checks counter against signer i's highest reserved counter and,
-// if it is above, reserves it in the current batch. A counter that another
-// connection has overtaken, durable or not, is rejected with that counter
-// as the stored one: the source may move up to it.
+// reserve checks counter against the highest reserved counter of the
+// signer at state entry i and, if it is above, reserves it in the current
+// batch. A counter that another connection has overtaken, durable or not,
+// is rejected with that counter as the stored one: the source may move up
+// to it.
 func (s *Server) reserve(i int, counter int64) (*batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -60,6 +61,8 @@ func (s *Server) commitLoop() {
 		case <-s.stop:
 			s.commit() // nothing should be left; never strand a waiter
 			return
+		case r := <-s.reloads:
+			r.done <- s.swap(r.gen)
 		}
 	}
 }
@@ -80,7 +83,7 @@ func (s *Server) commit() {
 	at := s.now().Unix()
 	next := slices.Clone(s.entries)
 	for i, c := range counters {
-		e := &next[s.state.at[i]]
+		e := &next[i]
 		e.counter = c
 		if b.touched[i] {
 			e.stored = at
@@ -119,9 +122,10 @@ func (s *Server) commit() {
 		if !s.storeOK.Swap(true) {
 			s.log.Info("state file writable again", "file", s.statePath)
 		}
+		// Only the committer replaces s.gen: it reads it unlocked.
 		for i, c := range counters {
-			if b.touched[i] {
-				s.m.counter.WithLabelValues(s.k.names[i]).Set(float64(c))
+			if name := s.gen.names[i]; b.touched[i] && name != "" {
+				s.m.counter.WithLabelValues(name).Set(float64(c))
 			}
 		}
 	}

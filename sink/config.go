@@ -80,7 +80,8 @@ type Config struct {
 	// folder (Dir).
 	HTTPS *HTTPSConfig `json:",omitempty"`
 
-	path string // the file this configuration was loaded from
+	path       string        // the file this configuration was loaded from
+	misspelled []Misspelling // unknown members that look like fields (Misspellings)
 }
 
 // SignerConfig is one additional source in Config.Signers.
@@ -239,8 +240,9 @@ func rootGroupReadable(f *os.File) bool {
 }
 
 // ParseConfig decodes and checks a configuration. Members it does not
-// know are ignored. The HTTPS listener's files are not looked for:
-// LoadConfig and Validate, which know the folder, do that.
+// know are ignored; those that look like misspelled fields are kept in
+// Misspellings. The HTTPS listener's files are not looked for: LoadConfig
+// and Validate, which know the folder, do that.
 func ParseConfig(data []byte) (*Config, error) {
 	c := new(Config)
 	if err := json.Unmarshal(data, c); err != nil {
@@ -250,8 +252,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 		return nil, &ConfigError{Field: field, Err: err}
 	}
+	c.misspelled = misspellings(data, reflect.TypeFor[Config](), "")
 	if _, err := c.compile(); err != nil {
-		return nil, err
+		return nil, blameMisspelling(err, c.misspelled)
 	}
 	if err := c.validateHTTPS(false); err != nil {
 		return nil, err
@@ -402,6 +405,14 @@ func (c *Config) compile() (*compiled, error) {
 	k := &compiled{}
 	if c.Address == "" {
 		return nil, &ConfigError{Field: "Address", Err: errMissing}
+	}
+	if err := CheckAddress("Address", c.Address); err != nil {
+		return nil, err
+	}
+	if c.Metrics != "" {
+		if err := CheckAddress("Metrics", c.Metrics); err != nil {
+			return nil, err
+		}
 	}
 	if len(c.Private) == 0 {
 		return nil, &ConfigError{Field: "Private", Err: errMissing}

@@ -67,6 +67,13 @@ func TestBadConfigs(t *testing.T) {
 		substr string
 	}{
 		{"no address", func(m map[string]string) { delete(m, "Address") }, "Address", "missing"},
+		{"address without port", func(m map[string]string) { m["Address"] = `"127.0.0.1"` }, "Address", `"127.0.0.1": missing port in address`},
+		{"address port too high", func(m map[string]string) { m["Address"] = `":99999"` }, "Address", `port "99999", want a number from 1 to 65535`},
+		{"address port 0", func(m map[string]string) { m["Address"] = `":0"` }, "Address", `port "0"`},
+		{"address port a name", func(m map[string]string) { m["Address"] = `":http"` }, "Address", `port "http"`},
+		{"address too many colons", func(m map[string]string) { m["Address"] = `"::1:4141"` }, "Address", "[ipv6]:port"},
+		{"metrics without port", func(m map[string]string) { m["Metrics"] = `"localhost"` }, "Metrics", "missing port"},
+		{"metrics port too high", func(m map[string]string) { m["Metrics"] = `"127.0.0.1:70000"` }, "Metrics", `port "70000"`},
 		{"no private", func(m map[string]string) { delete(m, "Private") }, "Private", "missing"},
 		{"no signer", func(m map[string]string) { delete(m, "Signer") }, "Signer", "missing"},
 		{"private 31 bytes", func(m map[string]string) { m["Private"] = short }, "Private", "31 bytes, want 32"},

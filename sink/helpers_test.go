@@ -91,7 +91,7 @@ func testConfig(t testing.TB, dir string, edit func(*Config)) *Config {
 	t.Helper()
 	keys := vectorKeys(t)
 	c := &Config{
-		Address: "127.0.0.1:0",
+		Address: "127.0.0.1:4141", // not listened on: tests serve their own listeners
 		Signer:  pkix(t, keys.signer),
 		Private: keys.sinkPrivate,
 		Drift:   120,

@@ -221,10 +221,11 @@ type HTTPSOptions struct {
 // (a packet accepted over one listener is a replay over the other), with
 // its MaxFrame, clock and logger, and the listener's metrics join s's.
 func (s *Server) HTTPSOptions() HTTPSOptions {
+	k := s.current().k // a reload does not change the HTTPS listener's limits
 	return HTTPSOptions{
 		Accept:      s.acceptHTTPS,
-		MaxFrame:    s.k.maxFrame,
-		ReadTimeout: s.k.readTimeout,
+		MaxFrame:    k.maxFrame,
+		ReadTimeout: k.readTimeout,
 		Now:         s.now,
 		Logger:      s.log,
 		Registerer:  s.m.reg,
@@ -253,7 +254,7 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 		return nil, fmt.Errorf("loading the HTTPS certificates: %w", err)
 	}
 	if o.Accept == nil {
-		for _, n := range slices.Sorted(maps.Keys(set.clients)) {
+		for _, n := range slices.Sorted(maps.Keys(set.clients)) { // the same name every time
 			if set.clients[n].Push {
 				return nil, fmt.Errorf("sink: HTTPS client %q may push, but the listener was given no way to accept packets", n)
 			}

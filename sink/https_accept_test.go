@@ -77,7 +77,7 @@ func vectorSink(t *testing.T, dir string) *Config {
 	if err := json.Unmarshal(vectors.Read(t, "sink.json"), &m); err != nil {
 		t.Fatal(err)
 	}
-	m["Address"] = "127.0.0.1:0"
+	m["Address"] = "127.0.0.1:1"
 	m["Legacy"] = true
 	m["Pool"] = "file:" + filepath.Join(dir, "pool.bin")
 	data, err := json.Marshal(m)

@@ -2,8 +2,12 @@ package sink
 
 import (
 	"net/http"
+	"runtime"
+	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -23,6 +27,9 @@ type metrics struct {
 	storeErrors   prometheus.Counter
 	seedWrites    prometheus.Counter
 	seedErrors    prometheus.Counter
+	// offset is the clock offset of accepted packets (timestamp - now),
+	// by signer: how close each source's clock runs to Drift.
+	offset *prometheus.HistogramVec
 }
 
 // newMetrics registers the metrics of signers names, with their stored
@@ -73,6 +80,15 @@ func newMetrics(names []string, counters, stored []int64) *metrics {
 	}
 	m.reg.MustRegister(m.accepted, m.rejected, m.fedBytes, m.creditedBits, m.open, m.counter,
 		m.lastAccepted, m.commitBatch, m.commitSeconds, m.storeErrors, m.seedWrites, m.seedErrors)
+	m.offset = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Name: "clock_offset_seconds",
+		Help:    "Timestamp of each accepted packet minus the sink's clock, by signer (timestamps are whole seconds: up to 1 s below the true offset).",
+		Buckets: offsetBuckets,
+	}, []string{"signer"})
+	m.reg.MustRegister(m.offset)
+	for _, n := range names {
+		m.offset.WithLabelValues(n)
+	}
 	for i, n := range names {
 		m.accepted.WithLabelValues(n)
 		m.counter.WithLabelValues(n).Set(float64(counters[i]))
@@ -104,4 +120,55 @@ func (s *Server) Handler() http.Handler {
 		}
 	})
 	return mux
+}
+
+// signersChanged follows a reload from the signers at the state entries
+// names were, to those now (entry j's name; "" for a signer not
+// configured): each configured signer's series exist, with its counter
+// and last accepted time; those of a signer no longer configured (or
+// renamed) are removed.
+func (m *metrics) signersChanged(was, now []string, counters []int64, es []entry) {
+	for _, n := range was {
+		if n != "" && !slices.Contains(now, n) {
+			m.counter.DeleteLabelValues(n)
+			m.lastAccepted.DeleteLabelValues(n)
+			m.offset.DeleteLabelValues(n)
+		}
+	}
+	for j, n := range now {
+		if n == "" {
+			continue
+		}
+		m.accepted.WithLabelValues(n)
+		m.offset.WithLabelValues(n)
+		m.counter.WithLabelValues(n).Set(float64(counters[j]))
+		if es[j].stored != 0 {
+			m.lastAccepted.WithLabelValues(n).Set(float64(es[j].stored))
+		}
+	}
+}
+
+// offsetBuckets span what Drift allows (120 s by default), finer near 0,
+// symmetric: a clock ahead and one behind are told apart.
+var offsetBuckets = []float64{-600, -300, -120, -60, -30, -10, -5, -2, -1, 0, 1, 2, 5, 10, 30, 60, 120, 300, 600}
+
+// addRuntime registers what a Prometheus user expects of any server: the
+// build (version, Go's version), and the process's and Go runtime's
+// metrics (CPU, memory, file descriptors, goroutines, GC).
+func (m *metrics) addRuntime(version string) {
+	if version == "" {
+		version = "unknown"
+	}
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "entropyshare_sink", Name: "build_info",
+		Help: "Always 1; the labels say which entropy-sink runs.",
+	}, []string{"version", "goversion"})
+	info.WithLabelValues(version, runtime.Version()).Set(1)
+	m.reg.MustRegister(info, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+}
+
+// observeOffset records the clock offset of a packet accepted from
+// signer: its timestamp minus now.
+func (m *metrics) observeOffset(signer string, timestamp int64, now time.Time) {
+	m.offset.WithLabelValues(signer).Observe(float64(timestamp) - float64(now.UnixNano())/1e9)
 }

@@ -21,6 +21,8 @@ import (
 // no log.
 type Options struct {
 	Logger *slog.Logger
+	// Version is the sink's version, for /metrics (build_info).
+	Version string
 
 	now  func() time.Time // the clock drift is checked against; tests stop it
 	pool Pool             // tests record chunks; nil opens the configuration's
@@ -36,13 +38,18 @@ type Options struct {
 // Server is a running sink: it accepts frames on listeners, checks them in
 // PROTOCOL.md's order, stores counters durably and feeds the pool.
 type Server struct {
-	k       *compiled
-	drift   int64
-	log     *slog.Logger
-	now     func() time.Time
-	pool    Pool
-	ownPool bool
-	m       *metrics
+	log *slog.Logger
+	now func() time.Time
+	m   *metrics
+
+	// The configuration in service, its pool and signers (reload.go).
+	// Only the committer replaces gen, under genMu, when Reload asks it
+	// to; a connection keeps the generation it started with.
+	genMu    sync.RWMutex
+	gen      *generation
+	reloadMu sync.Mutex          // one Reload at a time
+	reloads  chan *reloadRequest // Reload to the committer
+	retiring sync.WaitGroup      // pools of replaced generations, closing
 
 	// The committer's alone: the state file, its entries as last made
 	// durable, and the write (state.write unless a test wraps it).
@@ -51,8 +58,11 @@ type Server struct {
 	entries   []entry
 	write     func([]entry) error
 
+	// Counters are by index in entries, which only grow (a reload
+	// appends the entries of new signers), so an index taken under one
+	// generation is the same signer's under the next.
 	mu      sync.Mutex // guards what follows
-	stored  []int64    // durable counters, by signer index
+	stored  []int64    // durable counters, by entry index
 	pending []int64    // highest reserved counters (>= stored)
 	cur     *batch     // reservations waiting for the next write
 
@@ -93,12 +103,12 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	if err := checkBootSeedPath(cfg, seedPath); err != nil {
 		return nil, err
 	}
+	g := newGeneration(k, cfg)
+	g.pool = opts.pool
 	s := &Server{
-		k:             k,
-		drift:         cfg.Drift,
 		log:           opts.Logger,
 		now:           opts.now,
-		pool:          opts.pool,
+		reloads:       make(chan *reloadRequest),
 		statePath:     path,
 		kick:          make(chan struct{}, 1),
 		stop:          make(chan struct{}),
@@ -113,6 +123,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	cfg.logWarnings(s.log)
 	if s.state, err = openState(path, k.fps, k.floors); err != nil {
 		return nil, err
 	}
@@ -122,39 +133,47 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	if s.state.spoiled != "" {
 		s.log.Warn("state file: one slot unreadable (a write cut short?); using the other", "file", path, "slot", s.state.spoiled)
 	}
-	if s.pool == nil {
+	if g.pool == nil {
 		p, err := k.pool.open(k.credit, s.log)
 		if err != nil {
 			s.state.close()
 			return nil, err
 		}
-		s.pool, s.ownPool = p, true
+		g.pool, g.ownPool = p, true
 	}
 	s.entries = s.state.es
 	s.write = s.state.write
 	if opts.wrapWrite != nil {
 		s.write = opts.wrapWrite(s.write)
 	}
-	s.stored = make([]int64, len(k.names))
-	last := make([]int64, len(k.names))
-	for i, j := range s.state.at {
-		s.stored[i], last[i] = s.entries[j].counter, s.entries[j].stored
+	s.stored = make([]int64, len(s.entries))
+	for j, e := range s.entries {
+		s.stored[j] = e.counter
 	}
 	s.pending = slices.Clone(s.stored)
-	s.m = newMetrics(k.names, s.stored, last)
+	g.place(s.state.at, len(s.entries))
+	s.gen = g
+	counters, last := make([]int64, len(k.names)), make([]int64, len(k.names))
+	for i, j := range g.at {
+		counters[i], last[i] = s.entries[j].counter, s.entries[j].stored
+	}
+	s.m = newMetrics(k.names, counters, last)
+	s.m.addRuntime(opts.Version)
 	s.storeOK.Store(true)
 	s.seed = startSeeder(seedPath, opts.identity, opts.writeSeed, s.now, s.log, s.m)
 	go s.commitLoop()
 	return s, nil
 }
 
-// counters returns the durable counters by signer name.
+// counters returns the durable counters of the configured signers, by
+// name.
 func (s *Server) counters() map[string]int64 {
+	g := s.current()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int64, len(s.stored))
-	for i, c := range s.stored {
-		out[s.k.names[i]] = c
+	out := make(map[string]int64, len(g.at))
+	for i, j := range g.at {
+		out[g.k.names[i]] = s.stored[j]
 	}
 	return out
 }
@@ -186,7 +205,7 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		delay = 0
-		if s.open.Load() >= int64(s.k.maxConns) {
+		if s.open.Load() >= int64(s.current().k.maxConns) {
 			s.refuse(c)
 			continue
 		}
@@ -264,12 +283,14 @@ func (s *Server) serveConn(c net.Conn) {
 	defer s.m.open.Dec()
 	defer s.open.Add(-1)
 	defer c.Close()
+	g := s.acquire()
+	defer g.release()
 	start := time.Now()
-	c.SetReadDeadline(start.Add(s.k.readTimeout))
+	c.SetReadDeadline(start.Add(g.k.readTimeout))
 
 	// The log line is written before the reply, so that it exists by the
 	// time the peer reads the reply.
-	ctx := withConn(context.Background(), connInfo{transport: "tcp", peer: c.RemoteAddr().String(), start: start})
+	ctx := withConn(context.Background(), connInfo{transport: "tcp", peer: c.RemoteAddr().String(), start: start, gen: g})
 	status, value, err := s.receive(ctx, c)
 	c.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if packet.WriteStatus(c, status, value) == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -289,8 +310,10 @@ func (s *Server) record(ci connInfo, o *opened, hint string, err error, status p
 		attrs = append(attrs, "protocol", int(o.Protocol), "signer", o.name, "counter", o.Packet.Counter)
 	}
 	if err == nil {
+		now := s.now()
 		s.m.accepted.WithLabelValues(name).Inc()
-		s.m.lastAccepted.WithLabelValues(name).Set(float64(s.now().Unix()))
+		s.m.lastAccepted.WithLabelValues(name).Set(float64(now.Unix()))
+		s.m.observeOffset(name, o.Packet.Timestamp, now)
 		s.log.Info("accepted", append(attrs, "duration", time.Since(ci.start))...)
 		return
 	}
@@ -310,7 +333,11 @@ func (s *Server) record(ci connInfo, o *opened, hint string, err error, status p
 // receive reads the frame on r and accepts it. A frame that cannot be
 // read is counted and logged here.
 func (s *Server) receive(ctx context.Context, r io.Reader) (packet.Status, int64, error) {
-	payload, err := packet.ReadFrame(r, s.k.maxFrame)
+	g := connOf(ctx).gen
+	if g == nil {
+		g = s.current()
+	}
+	payload, err := packet.ReadFrame(r, g.k.maxFrame)
 	if err != nil {
 		status, value := packet.ReplyFor(err)
 		s.record(connOf(ctx), nil, "", err, status)
@@ -365,12 +392,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		close(s.stop)
 		<-s.committerDone
 		s.seed.close()
-		if cl, ok := s.pool.(io.Closer); ok && s.ownPool {
-			if cerr := cl.Close(); cerr != nil && err == nil {
+		// The committer has stopped: no Reload replaces gen any more.
+		if g := s.current(); g.ownPool {
+			if cerr := g.pool.Close(); cerr != nil && err == nil {
 				err = cerr
 			}
 		}
 	}
 	<-s.committerDone
+	s.retiring.Wait()
 	return err
 }

@@ -110,7 +110,7 @@ func startHTTPSSink(t *testing.T, p pki, floor int64) *httpsSink {
 		t.Fatal(err)
 	}
 	c := &sink.Config{
-		Address: "127.0.0.1:0", Signer: signer, Counter: floor, Private: priv[:], Drift: 3600,
+		Address: "127.0.0.1:1", Signer: signer, Counter: floor, Private: priv[:], Drift: 3600,
 		Pool: "file:" + filepath.Join(dir, "pool.bin"),
 		HTTPS: &sink.HTTPSConfig{Address: "127.0.0.1:8443", Cert: p.path("sink.crt"), Key: p.path("sink.key"),
 			ClientCA: p.path("ca.crt"), Clients: map[string]sink.ClientRights{"board1": {Push: true}}},

@@ -169,8 +169,9 @@ func checkHostPort(address string) error {
 		return &fieldError{"Address", errors.New("no host; want host:port")}
 	}
 	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
-			return &fieldError{"Address", fmt.Errorf("bad port %q", port)}
+		// A service name ("vps:https") is a port too; "0" is none.
+		if n, err := net.LookupPort("tcp", port); err != nil || n == 0 {
+			return &fieldError{"Address", fmt.Errorf("bad port %q; want 1 to 65535", port)}
 		}
 	}
 	return nil

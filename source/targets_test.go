@@ -80,6 +80,8 @@ func TestBadTargets(t *testing.T) {
 		{"public missing", `[{"Address":"b:1"}]`, []string{"field Public", "missing"}},
 		{"address missing", `[{"Public":"` + goodPub + `"}]`, []string{"entry 0", "field Address", "missing"}},
 		{"address no port", `[{"Address":"b","Public":"` + goodPub + `"}]`, []string{"field Address", "host:port"}},
+		{"address port 0", `[{"Address":"b:0","Public":"` + goodPub + `"}]`, []string{"field Address", `bad port "0"`}},
+		{"address port too high", `[{"Address":"b:65536","Public":"` + goodPub + `"}]`, []string{"field Address", `bad port "65536"`}},
 		{"negative counter", `[{"Address":"b:1","Public":"` + goodPub + `","Counter":-1}]`, []string{"field Counter", "negative"}},
 		{"protocol 3", `[{"Address":"b:1","Public":"` + goodPub + `","Protocol":3}]`, []string{"field Protocol", "want 1 or 2"}},
 		{"negative last success", `[{"Address":"b:1","Public":"` + goodPub + `","LastSuccess":-1}]`, []string{"field LastSuccess", "negative"}},

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,5 +62,41 @@ func TestGenerate(t *testing.T) {
 	}
 	if code, stderr := run(t, t.TempDir(), "extra-arg"); code != 2 {
 		t.Fatalf("stray argument: exit %d: %s", code, stderr)
+	}
+}
+
+// --fingerprint prints what sha256sum prints for the raw public key, from
+// the public or the private key file, raw or PEM, and writes nothing.
+func TestFingerprint(t *testing.T) {
+	for _, armour := range []bool{false, true} {
+		dir := t.TempDir()
+		args := []string{"-o", "vps1"}
+		if armour {
+			args = append(args, "-a")
+		}
+		if code, stderr := run(t, dir, args...); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		pub, err := keys.LoadCurve25519Public(filepath.Join(dir, "vps1.pub"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(pub[:])
+		want := "SHA256:" + hex.EncodeToString(sum[:]) + "\n"
+		for _, file := range []string{"vps1.pub", "vps1.key"} {
+			var out, errb bytes.Buffer
+			t.Chdir(dir)
+			code := cli.Execute(newCommand(), []string{"--fingerprint", file}, &out, &errb)
+			if code != 0 || out.String() != want {
+				t.Errorf("armour %v, %s: exit %d, %q, want %q\n%s", armour, file, code, out.String(), want, errb.String())
+			}
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+			t.Fatalf("--fingerprint wrote files: %v", ents)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := cli.Execute(newCommand(), []string{"--fingerprint", filepath.Join(t.TempDir(), "none.pub")}, &out, &errb); code != 1 || out.Len() != 0 {
+		t.Fatalf("missing file: exit %d %s", code, errb.String())
 	}
 }

@@ -37,7 +37,8 @@ FILE with mode 0600, never over an existing file unless --force is given.
 
 Exit status: 0 on success; 1 when an output file exists or cannot be
 written; 2 on a usage or configuration error (a key file missing,
-unreadable, too open, not a key or the wrong kind; a bad address).`,
+unreadable, too open, not a key or the wrong kind; an address without a
+port, or with a port outside 1 to 65535).`,
 		Example: `  entropy-config -a :4141 -k sink.key -s signer.pub -d 120 -o sink.json
   entropy-config -a :4141 --new-key /root/sink -s signer.pub -o /etc/entropyshare/sink.json
   entropy-config -a :4141 -k sink.key -s signer.pub --legacy -o sink.json   # accept original sources
@@ -46,6 +47,11 @@ unreadable, too open, not a key or the wrong kind; a bad address).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if newKey != "" && cmd.Flags().Changed("key") {
 				return cli.Usagef("-k and --new-key both name the sink's key: give one")
+			}
+			// Before --new-key writes anything: a sink given this address
+			// would fail at every start.
+			if err := sink.CheckAddress("-a", address); err != nil {
+				return cli.Hint(cli.Usage(err), "give -a HOST:PORT or -a :PORT (every interface), e.g. -a :4141")
 			}
 			if out != "" && !force {
 				if _, err := os.Lstat(out); err == nil {
@@ -121,6 +127,7 @@ unreadable, too open, not a key or the wrong kind; a bad address).`,
 	f.StringVar(&newKey, "new-key", "", "make the sink's key pair as BASE.key and BASE.pub and use it")
 	f.BoolVar(&legacy, "legacy", false, "accept protocol 1 (original entropyshare) packets from the signer")
 	f.StringVar(&pool, "pool", "", `where chunks go: "kernel" (default) or "file:/path"`)
+	cmd.RegisterFlagCompletionFunc("pool", cli.CompletePool)
 	f.IntVar(&credit, "credit", sink.DefaultCredit, "bits credited to the kernel per 1024-byte chunk (0: mix only)")
 	cmd.AddCommand(newTLSCommand())
 	return cmd

@@ -132,6 +132,44 @@ func TestErrors(t *testing.T) {
 // The tools' defaults fit together: curve25519gen writes sink.key and
 // sink.pub, entropy-config reads sink.key and listens on :4141, which is
 // not the example's metrics port.
+// An address the sink could not listen on is refused when the file is
+// written (the sink would fail at every start and its unit restart it
+// forever), and nothing is written, not even --new-key's key pair.
+func TestBadAddress(t *testing.T) {
+	dir := setup(t)
+	t.Chdir(dir)
+	for _, addr := range []string{"127.0.0.1", ":99999", ":0", "vps1.example.net", "::1:4141"} {
+		for _, key := range [][]string{{"-k", "sink.key"}, {"--new-key", "new"}} {
+			args := append([]string{"-a", addr, "-s", "signer.pub", "-o", "sink.json"}, key...)
+			code, _, stderr := run(t, args...)
+			if code != 2 || !strings.Contains(stderr, "-a: \""+addr+"\"") || !strings.Contains(stderr, "hint:") {
+				t.Errorf("-a %s %v: exit %d: %s", addr, key, code, stderr)
+			}
+			if names := dirNames(t, dir); strings.Join(names, " ") != "signer.pub sink.key" {
+				t.Fatalf("-a %s %v left %v", addr, key, names)
+			}
+		}
+	}
+	for _, addr := range []string{":4141", "127.0.0.1:1", "[::1]:65535", "vps1.example.net:4141"} {
+		if code, _, stderr := run(t, "-a", addr, "-k", "sink.key", "-s", "signer.pub"); code != 0 {
+			t.Errorf("-a %s: exit %d: %s", addr, code, stderr)
+		}
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
 func TestDefaultsAgree(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("..", "..", "sink.example.json"))
 	if err != nil {
@@ -171,5 +209,13 @@ func TestPublicKeyForPrivate(t *testing.T) {
 	os.WriteFile("other", vectors.Read(t, "signer.pub"), 0o644)
 	if code, _, stderr := run(t, "-k", "other", "-s", "signer.pub"); code != 2 || strings.Contains(stderr, "chmod") || !strings.Contains(stderr, "holds a public key") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// The shells complete --pool with "kernel" or "file:".
+func TestPoolCompletion(t *testing.T) {
+	code, out, stderr := run(t, "__complete", "--pool", "")
+	if code != 0 || out != "kernel\nfile:\n:6\n" {
+		t.Fatalf("exit %d, %q\n%s", code, out, stderr)
 	}
 }

@@ -89,11 +89,12 @@ func TestServeHTTPS(t *testing.T) {
 		stopContext: func() (context.Context, context.CancelFunc) { return ctx, cancel },
 		ready:       func(a, m net.Addr) { ready <- [2]net.Addr{a, m} },
 		httpsReady:  func(a net.Addr) { httpsReady <- a },
+		listen:      localListen,
 	}
 	errb := &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- cli.Execute(newCommand(e), []string{"-f", cfg, "--metrics", "127.0.0.1:0"}, io.Discard, errb)
+		done <- cli.Execute(newCommand(e), []string{"-f", cfg, "--metrics", "127.0.0.1:9"}, io.Discard, errb)
 	}()
 	var addrs [2]net.Addr
 	select {

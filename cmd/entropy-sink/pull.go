@@ -124,6 +124,7 @@ Exit status:
 	f.IntVar(&credit, "credit", 0, "bits of entropy to credit the kernel pool with (0: mix only)")
 	f.StringVar(&pool, "pool", "kernel", `where the bytes go: "kernel" or "file:PATH"`)
 	f.DurationVar(&timeout, "timeout", defaultPullTimeout, "give up on the sink after this long")
+	cmd.RegisterFlagCompletionFunc("pool", cli.CompletePool)
 	return cmd
 }
 

@@ -88,6 +88,7 @@ Exit status:
 	f.StringVar(&seedPath, "seed", "", "boot seed file (default: the -f configuration's BootSeed, boot-seed beside its state file)")
 	f.IntVar(&credit, "credit", sink.DefaultBootSeedCredit, fmt.Sprintf("bits to credit when the seed may be credited, 0 to %d", sink.BootSeedSize*8))
 	f.StringVar(&pool, "pool", "kernel", "where to feed: kernel, or file:/path (for tests)")
+	cmd.RegisterFlagCompletionFunc("pool", cli.CompletePool)
 	return cmd
 }
 

@@ -23,13 +23,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// env is what tests replace: the signals that stop the server, and hooks
-// told the addresses once the server listens (httpsReady before ready,
-// when the configuration has an HTTPS listener).
+// env is what tests replace: the signals that stop the server, hooks told
+// the addresses once the server listens (httpsReady before ready, when the
+// configuration has an HTTPS listener), how it listens (nil: net.Listen),
+// and the signals that reload it (nil: none).
 type env struct {
 	stopContext func() (context.Context, context.CancelFunc)
 	ready       func(sinkAddr, metricsAddr net.Addr)
 	httpsReady  func(net.Addr)
+	listen      func(network, address string) (net.Listener, error)
+	hangup      func() (<-chan os.Signal, func())
 }
 
 func defaultEnv() env {
@@ -39,16 +42,25 @@ func defaultEnv() env {
 		},
 		ready:      func(net.Addr, net.Addr) {},
 		httpsReady: func(net.Addr) {},
+		listen:     net.Listen,
+		hangup: func() (<-chan os.Signal, func()) {
+			c := make(chan os.Signal, 1)
+			signal.Notify(c, syscall.SIGHUP)
+			return c, func() { signal.Stop(c) }
+		},
 	}
 }
 
 const exitCodes = `
 Exit status:
   0  stopped by SIGTERM or SIGINT after finishing the connections in flight
+     (SIGHUP reloads the configuration; see above)
      (decode: every frame file was read, whatever the verdicts)
-  1  failure: cannot listen, cannot open the pool, a frame file unreadable
+  1  failure: cannot listen (the port in use), cannot open the pool, a
+     frame file unreadable
   2  usage or configuration error (bad flag, bad or too-open config file,
-     unreadable or damaged state file)`
+     unreadable or damaged state file, a listen address without a port or
+     whose host does not resolve or is not this machine's)`
 
 func newCommand(e env) *cobra.Command {
 	var (
@@ -92,9 +104,19 @@ are taken from the configuration's folder when relative.
 
 Feeding the kernel pool with credit needs CAP_SYS_ADMIN; without it the
 sink writes chunks to /dev/random (mixed in, not credited) and says so once.
+
+SIGHUP (systemctl reload) reloads the configuration: signers, drift,
+credit, pool and limits. Connections in progress finish under the
+configuration they started with. Counters never go down: they stay the
+state file's, and a Counter can only raise one. A configuration that does
+not load leaves the sink serving as it was, and the log says why. A new
+Address, Metrics or State needs a restart, and the log says so too. Under
+systemd (Type=notify) the sink reports READY=1 once it listens, RELOADING=1
+and READY=1 around a reload, and STOPPING=1.
 ` + exitCodes,
 		Example: `  entropy-sink -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state
   entropy-sink -f sink.json --log-format json --metrics 127.0.0.1:9438
+  entropy-sink check -f sink.json                      # fingerprints and warnings; listens on nothing
   entropy-sink status -f sink.json
   entropy-sink decode -f sink.json --at 1700000060 packet.frame
   entropy-config -a :4141 --new-key sink -s signer.pub -o sink.json   # make a configuration`,
@@ -104,14 +126,34 @@ sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(configPath, statePath)
+			if cmd.Flags().Changed("metrics") && metricsAddr != "" {
+				if err := sink.CheckAddress("--metrics", metricsAddr); err != nil {
+					return cli.Hint(cli.Usage(err), addressHint)
+				}
+			}
+			// load reads the configuration, at start and at each SIGHUP.
+			load := func() (*sink.Config, error) {
+				cfg, err := loadConfig(configPath, statePath)
+				if err != nil {
+					return nil, err
+				}
+				if cmd.Flags().Changed("metrics") {
+					cfg.Metrics = metricsAddr // for this process only: nothing writes cfg
+				}
+				return cfg, nil
+			}
+			// SIGHUP, from the start: its default action would kill the sink.
+			var hangup <-chan os.Signal
+			if e.hangup != nil {
+				c, stop := e.hangup()
+				defer stop()
+				hangup = c
+			}
+			cfg, err := load()
 			if err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("metrics") {
-				cfg.Metrics = metricsAddr // for this process only: nothing writes cfg
-			}
-			return serve(e, cfg, logger, shutdownTimeout)
+			return serve(e, cfg, load, hangup, logger, shutdownTimeout)
 		},
 	}
 	pf := cmd.PersistentFlags()
@@ -122,7 +164,10 @@ sink writes chunks to /dev/random (mixed in, not credited) and says so once.
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&metricsAddr, "metrics", "", "serve /metrics and /healthz on this address (overrides the configuration's Metrics)")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on SIGTERM, how long to wait for connections in flight")
+	cmd.RegisterFlagCompletionFunc("log-format", cli.CompleteWords("text", "json"))
+	cmd.RegisterFlagCompletionFunc("log-level", cli.CompleteWords("debug", "info", "warn", "error"))
 	cmd.AddCommand(newDecodeCommand(&configPath, &statePath), newStatusCommand(&configPath, &statePath), newPullCommand(), newSeedCommand(&configPath, &statePath))
+	cmd.AddCommand(newCheckCommand(&configPath, &statePath))
 	return cmd
 }
 
@@ -147,7 +192,10 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 func loadConfig(path, statePath string) (*sink.Config, error) {
 	cfg, err := sink.LoadConfig(path)
 	if err != nil {
+		var ce *sink.ConfigError
 		switch {
+		case errors.As(err, &ce) && (ce.Field == "Address" || ce.Field == "Metrics"):
+			err = cli.Hint(err, addressHint)
 		case errors.Is(err, keys.ErrPermissions):
 			err = cli.Hint(err, "the file holds the sink's private key; the original entropy-config wrote it 0644")
 		case errors.Is(err, os.ErrNotExist):
@@ -177,8 +225,13 @@ func stateError(err error) error {
 	return cli.Usage(err)
 }
 
-func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Duration) error {
-	srv, err := sink.New(cfg, sink.Options{Logger: logger})
+func serve(e env, cfg *sink.Config, load func() (*sink.Config, error), hangup <-chan os.Signal,
+	logger *slog.Logger, shutdownTimeout time.Duration) error {
+	sum, err := cfg.Summary()
+	if err != nil {
+		return cli.Usage(err)
+	}
+	srv, err := sink.New(cfg, sink.Options{Logger: logger, Version: cli.Version()})
 	if err != nil {
 		return stateError(err)
 	}
@@ -206,10 +259,14 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 		}
 		stopServer()
 	}
-	l, err := net.Listen("tcp", cfg.Address)
+	listen := e.listen
+	if listen == nil {
+		listen = net.Listen
+	}
+	l, err := listen("tcp", cfg.Address)
 	if err != nil {
 		stopServer()
-		return cli.Hint(fmt.Errorf("listen: %w", err), "check the configuration's Address and that no other sink runs")
+		return listenError("Address", err)
 	}
 	listeners = append(listeners, l)
 	var hl net.Listener
@@ -225,10 +282,10 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 		metricsAddr net.Addr
 	)
 	if cfg.Metrics != "" {
-		ml, err := net.Listen("tcp", cfg.Metrics)
+		ml, err := listen("tcp", cfg.Metrics)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("metrics listen: %w", err)
+			return listenError("Metrics", err)
 		}
 		metricsAddr = ml.Addr()
 		metricsSrv = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
@@ -246,15 +303,28 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 			e.httpsReady(hl.Addr())
 		}
 	}
-	logger.Info("listening", "address", l.Addr().String(), "state", cfg.StatePath(), "metrics", addrString(metricsAddr), "https", httpsAddr)
+	// The start-up line: what this sink accepts, from whom, and where it
+	// keeps their counters.
+	logger.Info("listening", append(append([]any{"version", cli.Version(), "address", l.Addr().String()},
+		sum.Attrs()...), "metrics", addrString(metricsAddr), "https", httpsAddr)...)
+	listening := "listening on " + l.Addr().String()
+	notify(logger, "READY=1\nSTATUS="+listening)
 	e.ready(l.Addr(), metricsAddr)
 
 	var serveErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("stopping: finishing connections in flight", "timeout", shutdownTimeout)
-	case serveErr = <-served:
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("stopping: finishing connections in flight", "timeout", shutdownTimeout)
+			break wait
+		case serveErr = <-served:
+			break wait
+		case <-hangup:
+			reload(srv, load, logger, listening)
+		}
 	}
+	notify(logger, "STOPPING=1")
 	// HTTPS first: its requests in flight finish through the sink, which
 	// then stops.
 	if hs != nil {

@@ -120,7 +120,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"decode", "--help"}, {"status", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"decode", "--help"}, {"status", "--help"}, {"check", "--help"}} {
 		code, out, _ := run(t, defaultEnv(), args...)
 		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "Exit status:") {
 			t.Fatalf("%v: exit %d\n%s", args, code, out)
@@ -135,8 +135,8 @@ func writeConfig(t testing.TB, dir string, format string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Address = "127.0.0.1:0"
-	c.Drift = 1 << 40 // the test frames carry real time; the vectors do not matter here
+	c.Address = freeAddr(t) // in-process tests listen on port 0 instead (localListen)
+	c.Drift = 1 << 40       // the test frames carry real time; the vectors do not matter here
 	c.Pool = "file:" + filepath.Join(dir, "pool.bin")
 	data, _ := c.Marshal()
 	p := filepath.Join(dir, "sink.json")
@@ -185,12 +185,13 @@ func TestServe(t *testing.T) {
 			e := env{
 				stopContext: func() (context.Context, context.CancelFunc) { return ctx, cancel },
 				ready:       func(a, m net.Addr) { ready <- [2]net.Addr{a, m} },
+				listen:      localListen,
 			}
 			var out bytes.Buffer
 			errb := &lockedBuffer{}
 			done := make(chan int, 1)
 			go func() {
-				done <- cli.Execute(newCommand(e), []string{"-f", cfg, "--log-format", format, "--metrics", "127.0.0.1:0"}, &out, errb)
+				done <- cli.Execute(newCommand(e), []string{"-f", cfg, "--log-format", format, "--metrics", "127.0.0.1:9438"}, &out, errb)
 			}()
 			var addrs [2]net.Addr
 			select {
@@ -231,6 +232,25 @@ func TestServe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// freeAddr returns 127.0.0.1 and a port free a moment ago, for a
+// configuration a sink binary listens on (a configuration's port is 1 to
+// 65535, never 0).
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// localListen is env.listen for in-process sinks: a free port of
+// 127.0.0.1, whatever the configuration or --metrics says.
+func localListen(network, _ string) (net.Listener, error) {
+	return net.Listen(network, "127.0.0.1:0")
 }
 
 type lockedBuffer struct {

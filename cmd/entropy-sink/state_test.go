@@ -42,6 +42,7 @@ func server(t *testing.T, args ...string) (sinkAddr, metricsAddr net.Addr, stop 
 	e := env{
 		stopContext: func() (context.Context, context.CancelFunc) { return ctx, cancel },
 		ready:       func(a, m net.Addr) { ready <- [2]net.Addr{a, m} },
+		listen:      localListen,
 	}
 	errb := &lockedBuffer{}
 	done := make(chan int, 1)
@@ -70,7 +71,7 @@ func TestMetricsFlagNotPersisted(t *testing.T) {
 	os.Chtimes(cfg, old, old)
 	before, _ := os.ReadFile(cfg)
 
-	addr, metrics, stop := server(t, "-f", cfg, "--metrics", "127.0.0.1:0")
+	addr, metrics, stop := server(t, "-f", cfg, "--metrics", "127.0.0.1:9438")
 	if metrics == nil {
 		t.Fatal("--metrics: no metrics listener")
 	}

@@ -80,6 +80,8 @@ func TestUsage(t *testing.T) {
 		{nil, "no sink address"},
 		{[]string{"-a", "x:1", "-k", "/nonexistent.pub"}, "no such file"},
 		{[]string{"-a", "x", "-k", vectors.Path(t, "sink.pub")}, "Address: want host:port"},
+		{[]string{"-a", "x:0", "-k", vectors.Path(t, "sink.pub")}, `Address: bad port "0"; want 1 to 65535`},
+		{[]string{"-a", "x:99999", "-k", vectors.Path(t, "sink.pub")}, `Address: bad port "99999"`},
 		{[]string{"-a", "x:1", "-k", vectors.Path(t, "sink.pub"), "--protocol", "3"}, "--protocol 3"},
 		{[]string{"-a", "x:1", "-k", vectors.Path(t, "signer.pub")}, "Curve25519"},
 	} {

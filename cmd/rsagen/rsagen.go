@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
@@ -19,10 +20,11 @@ func newCommand() *cobra.Command {
 		keyFile string
 		force   bool
 		inTPM   bool
+		fp      bool
 		t       tpmFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "rsagen [-s BITS] [-o BASE] [-a] | rsagen --tpm [--tpm-device DEV] [--handle H] [-s BITS] [-o BASE] | rsagen -key FILE [-o BASE]",
+		Use:   "rsagen [-s BITS] [-o BASE] [-a] | rsagen --tpm [--tpm-device DEV] [--handle H] [-s BITS] [-o BASE] | rsagen -key FILE [-o BASE] | rsagen -key FILE --fingerprint",
 		Short: "Make the RSA key pair an entropy source signs packets with",
 		Long: `rsagen writes a new RSA signer key pair: BASE.key (PKCS#1 DER, mode 0600)
 and BASE.pub (PKIX DER, mode 0644), or PEM with -a. The source keeps the
@@ -47,6 +49,13 @@ it reads the public key from the TPM instead, checks it against the
 file's fingerprint, and writes BASE.pub (an identical BASE.pub is left as
 it is).
 
+With -key FILE --fingerprint it writes nothing and prints the public key's
+fingerprint, "SHA256:" and the hex SHA-256 of its PKIX DER: what sha256sum
+prints for a raw signer.pub, and what entropy-source check, entropy-sink
+check and entropy-sink status show. FILE may be the private key (the
+fingerprint is its public key's), the public key, or a TPM reference file
+(the public key is read from the TPM and checked against the file).
+
 Existing files are never overwritten unless --force is given.
 
 Exit status: 0 on success, 1 on failure, 2 on a usage error.`,
@@ -56,7 +65,8 @@ Exit status: 0 on success, 1 on failure, 2 on a usage error.`,
   rsagen -key signer.key -o signer   # recover signer.pub
   rsagen --tpm -o /etc/entropyshare/signer           # signer.tpm and signer.pub, key in /dev/tpmrm0
   rsagen --tpm -s 2048 --handle 0x81000101 -o board  # a TPM without RSA-3072
-  rsagen -key /etc/entropyshare/signer.tpm -o check  # the TPM still holds the key: check.pub`,
+  rsagen -key /etc/entropyshare/signer.tpm -o check  # the TPM still holds the key: check.pub
+  rsagen -key signer.key --fingerprint               # SHA256:..., as sha256sum signer.pub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if base == "" {
@@ -67,6 +77,18 @@ Exit status: 0 on success, 1 on failure, 2 on a usage error.`,
 				enc = keys.PEM
 			}
 			t.deviceSet = cmd.Flags().Changed("tpm-device")
+			if fp {
+				if keyFile == "" || inTPM {
+					return cli.Hint(cli.Usagef("--fingerprint prints the fingerprint of an existing key: give -key FILE, without --tpm"),
+						"rsagen -key signer.key --fingerprint (or signer.pub, or signer.tpm)")
+				}
+				pub, err := loadAnyPublic(cmd, keyFile, t)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), keys.Fingerprint(pub))
+				return nil
+			}
 			switch {
 			case keyFile != "" && inTPM:
 				return cli.Usagef("--tpm makes a new key; -key reads an existing one: give one of them")
@@ -103,6 +125,7 @@ Exit status: 0 on success, 1 on failure, 2 on a usage error.`,
 	f.StringVar(&keyFile, "key", "", "existing private key, or TPM key reference (FILE.tpm), to write the public key of")
 	f.BoolVar(&force, "force", false, "replace existing key files (with --tpm: and the key at --handle)")
 	f.BoolVar(&inTPM, "tpm", false, "make the key inside a TPM 2.0, where it stays")
+	f.BoolVar(&fp, "fingerprint", false, "print the fingerprint (SHA256:...) of the -key FILE's public key; write nothing")
 	f.StringVar(&t.device, "tpm-device", tpm.DefaultDevice, "TPM `DEVICE`, or tcp://HOST:PORT for a simulator (with -key FILE.tpm: default the device the file names)")
 	f.StringVar(&t.handle, "handle", fmt.Sprintf("%#x", tpm.DefaultHandle), "persistent `HANDLE` for the --tpm key (0x81000000 to 0x817fffff)")
 	return cmd
@@ -118,4 +141,24 @@ func writePublic(cmd *cobra.Command, bits int, pub *rsa.PublicKey, base string, 
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "rsagen: wrote %d-bit public key to %s.pub\n", bits, base)
 	return nil
+}
+
+// loadAnyPublic returns the public key of a public key file, of a private
+// key file, or of the key a TPM reference file names (read from the TPM
+// and checked against the file).
+func loadAnyPublic(cmd *cobra.Command, path string, t tpmFlags) (*rsa.PublicKey, error) {
+	if tpm.IsReferenceFile(path) {
+		pub, _, err := tpmPublic(path, t)
+		return pub, err
+	}
+	pub, err := keys.LoadRSAPublic(path)
+	if errors.Is(err, keys.ErrWrongKind) { // a private key
+		k, err := keys.LoadRSAPrivate(path)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(k.D.Bits())
+		return &k.PublicKey, nil
+	}
+	return pub, err
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -97,4 +99,51 @@ func TestArmourAndSizes(t *testing.T) {
 	if code, out, _ := run(t, dir, "--help"); code != 0 || !strings.Contains(out, "Examples:") {
 		t.Errorf("--help: %d", code)
 	}
+}
+
+// -key FILE --fingerprint prints what sha256sum prints for the raw public
+// key, from the private or the public key file, raw or PEM, and writes
+// nothing; without -key it is a usage error.
+func TestFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := run(t, dir, "-s", "2048", "-o", "raw"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run(t, dir, "-s", "2048", "-o", "pem", "-a"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, base := range []string{"raw", "pem"} {
+		pub, err := keys.LoadRSAPublic(filepath.Join(dir, base+".pub"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := keys.Fingerprint(pub) + "\n"
+		if base == "raw" {
+			sum := sha256.Sum256(mustRead(t, filepath.Join(dir, "raw.pub")))
+			if want != "SHA256:"+hex.EncodeToString(sum[:])+"\n" {
+				t.Fatalf("%s is not sha256sum's %x", want, sum)
+			}
+		}
+		for _, file := range []string{base + ".key", base + ".pub"} {
+			code, out, stderr := run(t, dir, "-key", file, "--fingerprint")
+			if code != 0 || out != want {
+				t.Errorf("%s: exit %d, %q, want %q\n%s", file, code, out, want, stderr)
+			}
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 4 {
+		t.Fatalf("--fingerprint wrote files: %v", ents)
+	}
+	if code, _, stderr := run(t, dir, "--fingerprint"); code != 2 || !strings.Contains(stderr, "-key FILE") {
+		t.Fatalf("without -key: exit %d: %s", code, stderr)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

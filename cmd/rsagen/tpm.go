@@ -75,18 +75,10 @@ func createInTPM(cmd *cobra.Command, f tpmFlags, bits int, base string, enc keys
 // publicFromTPM reads the key a reference file names from its TPM, checks
 // it against the file and writes BASE.pub.
 func publicFromTPM(cmd *cobra.Command, path string, f tpmFlags, base string, enc keys.Encoding, force bool) error {
-	ref, err := tpm.ReadReference(path)
+	pub, ref, err := tpmPublic(path, f)
 	if err != nil {
 		return err
 	}
-	if f.deviceSet {
-		ref.Device = f.device
-	}
-	s, err := tpm.LoadSigner(context.Background(), ref)
-	if err != nil {
-		return tpmHint(err, ref.Device)
-	}
-	pub := s.Public().(*rsa.PublicKey)
 	fmt.Fprintf(cmd.ErrOrStderr(), "rsagen: %s: the TPM holds the %d-bit key at handle %#x, public key SHA-256 %x as recorded\n",
 		path, pub.N.BitLen(), ref.Handle, ref.Fingerprint)
 	data, err := keys.MarshalRSAPublic(pub, enc)
@@ -98,6 +90,24 @@ func publicFromTPM(cmd *cobra.Command, path string, f tpmFlags, base string, enc
 		return nil
 	}
 	return writePublic(cmd, pub.N.BitLen(), pub, base, enc, force)
+}
+
+// tpmPublic reads the public key of the key a reference file names from
+// its TPM (--tpm-device overrides the file's device), checked against the
+// file's fingerprint.
+func tpmPublic(path string, f tpmFlags) (*rsa.PublicKey, *tpm.Reference, error) {
+	ref, err := tpm.ReadReference(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.deviceSet {
+		ref.Device = f.device
+	}
+	s, err := tpm.LoadSigner(context.Background(), ref)
+	if err != nil {
+		return nil, nil, tpmHint(err, ref.Device)
+	}
+	return s.Public().(*rsa.PublicKey), ref, nil
 }
 
 // tpmHint adds the fix an operator needs to a TPM error.

@@ -83,6 +83,11 @@ func TestTPMKey(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "already holds this public key") {
 		t.Fatalf("-key board.tpm -o board: exit %d: %s", code, stderr)
 	}
+	// --fingerprint: the TPM's public key's, as sha256sum board.pub.
+	code, out, stderr := run(t, dir, "-key", "board.tpm", "--fingerprint")
+	if want := fmt.Sprintf("SHA256:%x\n", sha256.Sum256(der)); code != 0 || out != want {
+		t.Fatalf("-key board.tpm --fingerprint: exit %d, %q, want %q\n%s", code, out, want, stderr)
+	}
 
 	// The handle is taken: refused, and nothing changes, files or key.
 	code, _, stderr = run(t, dir, "--tpm", "--tpm-device", sim.Device, "-s", "2048", "-o", "second")
