@@ -76,7 +76,10 @@ func TestHotspot(t *testing.T) {
 		// SYN may wait behind a retransmitting HTTPS connection's data
 		// longer than 90 s, so dials get as long as the rest.
 		before := l.peerBytes(t, 0)
-		r := runSource(t, l.hosts[0], sg, targets, seed, append([]string{"--timeout", "150s", "--dial-timeout", "150s"}, pki.sourceFlags()...)...)
+		// Three sinks share 300 B/s with 5% loss, one of them over HTTPS:
+		// a reply can wait behind the link's queue and TCP's retransmission
+		// backoff for minutes, so the run's I/O timeout is 240 s.
+		r := runSource(t, l.hosts[0], sg, targets, seed, append([]string{"--timeout", "240s", "--dial-timeout", "150s"}, pki.sourceFlags()...)...)
 		if r.code != 0 {
 			t.Fatalf("run %d: entropy-source exit %d after %s:\n%s", run, r.code, r.dur, r.out)
 		}
