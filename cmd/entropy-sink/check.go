@@ -26,7 +26,12 @@ signer.pub on the board; entropy-source check prints it too).
 Warnings go to standard error: an unknown field that looks like a
 misspelled known one ("Metric"), which is ignored and leaves the known one
 at its default; a Drift of 0, which demands exact clocks.
-` + exitCodes,
+
+Exit status:
+  0  the configuration, keys and state file are usable (warnings may have
+     been printed)
+  2  usage or configuration error: bad flag, bad or too-open config file,
+     bad key, unreadable or damaged state file, bad address`,
 		Example: `  entropy-sink check -f sink.json
   entropy-sink check -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state
   sha256sum sink.pub signer.pub            # the same fingerprints, from the key files`,

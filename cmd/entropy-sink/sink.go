@@ -376,7 +376,12 @@ with the configuration's floors). Nothing is fed and no counter is stored.
 REASON is one of decrypt, unsigned, signature, malformed, chunk-size,
 frame-size, drift, counter.
 --legacy judges every signer as if marked Legacy (accepting protocol 1).
-` + exitCodes,
+
+Exit status:
+  0  every frame file was read, whatever the verdicts
+  1  a frame file could not be read
+  2  usage or configuration error (bad flag, bad or too-open config file,
+     unreadable or damaged state file)`,
 		Example: `  entropy-sink decode -f sink.json packet.frame
   entropy-sink decode -f sink.json --at 1700000060 --legacy valid-1.frame tampered.frame`,
 		Args: cobra.MinimumNArgs(1),
@@ -448,7 +453,11 @@ public key (PKIX DER) by which the state file knows it. Signers the state
 file still remembers but the configuration no longer names follow, as
 "(not configured)". No server is started and nothing is written: it may
 run beside a running sink.
-` + exitCodes,
+
+Exit status:
+  0  the configuration and state were read and every signer printed
+  2  usage or configuration error (bad flag, bad or too-open config file,
+     unreadable or damaged state file)`,
 		Example: `  entropy-sink status -f sink.json
   entropy-sink status -f /etc/entropyshare/sink.json --state /var/lib/entropyshare/sink.state`,
 		Args: cobra.NoArgs,

@@ -397,7 +397,16 @@ func harvestCommand(e env, hcfg *harvest.Config, seedPath *string) *cobra.Comman
 		Long: `harvest gathers and health-tests entropy as a run does, seeds the
 generator, and writes N bytes of its output to stdout (raw, or hex with
 --hex).
-` + exitCodes,
+--hex).
+
+Exit status:
+  0  the bytes were written
+  1  failure: the output could not be written, a seed file error
+  2  usage or configuration error: bad flag, bad source list, a seed file
+     group or others may read
+  3  not enough healthy entropy: nothing was written
+  130, 143
+     interrupted by SIGINT (Ctrl-C) or SIGTERM`,
 		Example: `  entropy-source harvest --bytes 32 | xxd
   entropy-source harvest --bytes 1048576 | rngtest
   entropy-source harvest --hex`,
@@ -440,7 +449,17 @@ func sourcesCommand(e env, hcfg *harvest.Config, seedPath *string) *cobra.Comman
 		Long: `sources runs the harvest a run would and prints, for every entropy source,
 what it gave and whether its health tests passed. Like a run, it reads and
 rewrites the seed file given with -s.
-` + exitCodes,
+rewrites the seed file given with -s.
+
+Exit status:
+  0  the table was printed and enough healthy entropy was credited
+  1  failure: the seed file could not be read or written
+  2  usage or configuration error: bad flag, bad source list, a seed file
+     group or others may read
+  3  not enough healthy entropy: the table was printed, but less was
+     credited than --min-bits asks
+  130, 143
+     interrupted by SIGINT (Ctrl-C) or SIGTERM`,
 		Example: `  entropy-source sources
   entropy-source sources -s /var/lib/entropyshare/seed`,
 		Args: cobra.NoArgs,

@@ -289,7 +289,7 @@ func (d *docEnv) check(t *testing.T, l docLine) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		args := append([]string{"harvest", "--bytes", strconv.Itoa(n)}, hargs...)
+		args := append([]string{"harvest", "--bytes", strconv.Itoa(n), "--plugin-timeout", "60s"}, hargs...)
 		code, out, errs := run(t, testEnv(), args...)
 		if code != 0 || len(out) != n {
 			t.Fatalf("SOURCES.md:%d: entropy-source %q: exit %d, %d bytes, want 0 and %d\n%s", l.line, args, code, len(out), n, errs)
@@ -507,7 +507,9 @@ func parseTable(out string) map[string]tableRow {
 // under that name, credited that many bits per byte.
 func (d *docEnv) sources(t *testing.T, l docLine, hargs []string, verify bool) (map[string]tableRow, string) {
 	t.Helper()
-	args := append([]string{"sources"}, hargs...)
+	// Compiling a Go plugin counts against its time limit; on a loaded
+	// test machine the doc's default 5 s is not always enough.
+	args := append([]string{"sources", "--plugin-timeout", "60s"}, hargs...)
 	code, out, errs := run(t, testEnv(), args...)
 	rows := parseTable(out)
 	if !verify {
