@@ -374,7 +374,7 @@ func (k *compiled) stored(path string) (es []entry, at []int, err error) {
 // SignerState is one signer's stored state.
 type SignerState struct {
 	Name        string // empty for a signer no longer configured
-	Fingerprint string // hex SHA-256 of its public key, PKIX DER
+	Fingerprint string // "SHA256:" and the hex SHA-256 of its public key's PKIX DER, as keys.Fingerprint
 	Legacy      bool
 	Counter     int64     // stored counter, the configuration's floor applied
 	Stored      time.Time // when that counter was stored; zero if unknown
@@ -395,7 +395,7 @@ func Status(cfg *Config) ([]SignerState, error) {
 	out := make([]SignerState, 0, len(es))
 	configured := make([]bool, len(es))
 	add := func(name string, legacy bool, e entry) {
-		st := SignerState{Name: name, Fingerprint: e.fp.String(), Legacy: legacy, Counter: e.counter}
+		st := SignerState{Name: name, Fingerprint: "SHA256:" + e.fp.String(), Legacy: legacy, Counter: e.counter}
 		if e.stored != 0 {
 			st.Stored = time.Unix(e.stored, 0)
 		}

@@ -304,7 +304,7 @@ func mapsEqual(a, b map[string]int64) bool {
 
 func fpHex(t testing.TB, k *rsa.PrivateKey) string {
 	sum := sha256.Sum256(pkix(t, k))
-	return hex.EncodeToString(sum[:])
+	return "SHA256:" + hex.EncodeToString(sum[:])
 }
 
 // Status reports each configured signer from the configuration and the
