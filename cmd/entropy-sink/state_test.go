@@ -130,7 +130,7 @@ func TestStatusCommand(t *testing.T) {
 	}
 	stop()
 	sum := sha256.Sum256(vectors.Read(t, "signer.pub")) // PKIX DER already
-	fp := "SHA256:" + hex.EncodeToString(sum[:]) // as keys.Fingerprint and entropy-source check show it
+	fp := "SHA256:" + hex.EncodeToString(sum[:])        // as keys.Fingerprint and entropy-source check show it
 	code, out, stderr = run(t, defaultEnv(), "status", "-f", cfg)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != 0 || len(lines) != 4 || lines[0] != "state file: "+state {
