@@ -129,6 +129,10 @@ func (e *ConfigError) Error() string {
 			// It names the file and the chmod that fixes it already.
 			return b.String() + strings.TrimPrefix(pe.Error(), "keys: ")
 		}
+		var oe *privfile.OwnerError
+		if errors.As(e.Err, &oe) {
+			return b.String() + oe.Error() // the file and the chown
+		}
 		b.WriteString(e.Path + ": ")
 	}
 	if e.Field != "" {
@@ -161,8 +165,9 @@ var examplePublic = [packet.KeySize]byte{
 // LoadConfig reads and checks a sink configuration file. The file holds
 // the sink's private key, so it is refused when others can read it, and
 // when its group can unless it is root's and its group may only read it
-// (root:entropyshare 0640, the packages' setup). The error says which chmod
-// fixes it.
+// (root:entropyshare 0640, the packages' setup), and when it is owned by
+// another user than root and the process's. The error says which chmod or
+// chown fixes it.
 func LoadConfig(path string) (*Config, error) {
 	data, err := readConfigFile(path)
 	if err != nil {
@@ -199,6 +204,9 @@ func readConfigFile(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	if err := privfile.Check(f); err != nil && !(errors.Is(err, privfile.ErrPermissions) && rootGroupReadable(f)) {
+		return nil, err
+	}
+	if err := privfile.CheckOwner(f); err != nil {
 		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
