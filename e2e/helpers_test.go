@@ -105,11 +105,12 @@ type extraSigner struct {
 }
 
 type sinkOpts struct {
-	Legacy      bool
-	Drift       int // seconds; 0 means 120
-	MaxConns    int
-	ReadTimeout string
-	Extra       []extraSigner
+	Legacy        bool
+	Drift         int // seconds; 0 means 120
+	MaxConns      int
+	ReadTimeout   string
+	HeaderTimeout string
+	Extra         []extraSigner
 }
 
 // writeSinkConfig makes a sink configuration with entropy-config (a file
@@ -130,7 +131,7 @@ func writeSinkConfig(t *testing.T, dir, name, addr string, k *sinkKeys, s *signe
 	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("entropy-config wrote %s with %v (%v), want mode 0600", cfgPath, fi.Mode().Perm(), err)
 	}
-	if o.MaxConns == 0 && o.ReadTimeout == "" && len(o.Extra) == 0 {
+	if o.MaxConns == 0 && o.ReadTimeout == "" && o.HeaderTimeout == "" && len(o.Extra) == 0 {
 		return cfgPath, poolPath
 	}
 	var m map[string]json.RawMessage
@@ -153,6 +154,9 @@ func writeSinkConfig(t *testing.T, dir, name, addr string, k *sinkKeys, s *signe
 	}
 	if o.ReadTimeout != "" {
 		set("ReadTimeout", o.ReadTimeout)
+	}
+	if o.HeaderTimeout != "" {
+		set("HeaderTimeout", o.HeaderTimeout)
 	}
 	if len(o.Extra) > 0 {
 		type entry struct {

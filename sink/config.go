@@ -69,6 +69,18 @@ type Config struct {
 	State string `json:",omitempty"`
 	// Signers are further sources, each with its own counter.
 	Signers []SignerConfig `json:",omitempty"`
+	// MaxConnsPerAddress bounds the connections served at once from one
+	// IPv4 address or IPv6 /64; 0 means 8. When all MaxConns are taken, a
+	// newcomer evicts the oldest connection that has not delivered its
+	// frame of the address holding the most.
+	MaxConnsPerAddress int `json:",omitempty"`
+	// HeaderTimeout is the time a peer has, from connecting, to send the
+	// frame's two-byte length; 0 means 10 s. The payload then has the same
+	// grace, after which it must keep up MinRate.
+	HeaderTimeout Duration `json:",omitempty"`
+	// MinRate is the slowest a payload may arrive after its grace, bytes
+	// per second; 0 means 100.
+	MinRate int `json:",omitempty"`
 
 	path string // the file this configuration was loaded from
 }
@@ -356,6 +368,11 @@ type compiled struct {
 	readTimeout time.Duration
 	maxFrame    int
 	pool        poolSpec
+
+	// connection limits (limits.go)
+	maxConnsPerAddr int
+	headerTimeout   time.Duration
+	minRate         int
 }
 
 func fieldErr(field string, format string, args ...any) error {
@@ -443,6 +460,9 @@ func (c *Config) compile() (*compiled, error) {
 	k.readTimeout = cmpDefault(time.Duration(c.ReadTimeout), defaultReadTimeout)
 	if c.ReadTimeout < 0 {
 		return nil, fieldErr("ReadTimeout", "%s is negative", time.Duration(c.ReadTimeout))
+	}
+	if err := c.compileLimits(k); err != nil {
+		return nil, err
 	}
 	k.maxFrame = cmpDefault(c.MaxFrame, packet.DefaultMaxFrame)
 	if k.maxFrame < packet.MinFrame || k.maxFrame > packet.MaxFrameLimit {

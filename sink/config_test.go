@@ -79,6 +79,9 @@ func TestBadConfigs(t *testing.T) {
 		{"credit too high", func(m map[string]string) { m["Credit"] = `9000` }, "Credit", "0 to 8192"},
 		{"max frame too small", func(m map[string]string) { m["MaxFrame"] = `10` }, "MaxFrame", "bytes"},
 		{"read timeout text", func(m map[string]string) { m["ReadTimeout"] = `"soon"` }, "ReadTimeout", "duration"},
+		{"negative per-address cap", func(m map[string]string) { m["MaxConnsPerAddress"] = `-1` }, "MaxConnsPerAddress", "negative"},
+		{"negative header timeout", func(m map[string]string) { m["HeaderTimeout"] = `"-1s"` }, "HeaderTimeout", "negative"},
+		{"negative min rate", func(m map[string]string) { m["MinRate"] = `-5` }, "MinRate", "negative"},
 		{"signer entry without name", func(m map[string]string) {
 			m["Signers"] = `[{"Signer": ` + good()["Signer"] + `}]`
 		}, "Signers[0].Name", "missing"},
@@ -233,7 +236,8 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	k, _ := c.compile()
 	if k.credit != DefaultCredit || k.maxConns != defaultMaxConns || k.readTimeout != defaultReadTimeout ||
-		k.maxFrame != packet.DefaultMaxFrame || !k.pool.kernel {
+		k.maxFrame != packet.DefaultMaxFrame || !k.pool.kernel || k.maxConnsPerAddr != defaultMaxConnsPerAddress ||
+		k.headerTimeout != defaultHeaderTimeout || k.minRate != defaultMinRate {
 		t.Fatalf("defaults: %+v", k)
 	}
 	zero := 0

@@ -21,8 +21,10 @@ var (
 )
 
 // reason names the rejection reason of err for logs, metrics and the
-// decode command: packet.Reason's names, plus "store", "feed" and "timeout"
-// (the peer did not deliver its frame within the read deadline). An excess
+// decode command: packet.Reason's names, plus "store", "feed", "timeout"
+// (the peer did not deliver its frame within its deadlines), "evicted"
+// (its slot was given to a newcomer) and "empty" (closed before sending a
+// byte). An excess
 // connection is counted as "busy" without an error (Server.refuse).
 func reason(err error) string {
 	switch {
@@ -32,6 +34,10 @@ func reason(err error) string {
 		return "store"
 	case errors.Is(err, errFeed):
 		return "feed"
+	case errors.Is(err, errEvicted):
+		return "evicted"
+	case errors.Is(err, errEmpty):
+		return "empty"
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
 	}

@@ -66,6 +66,8 @@ type Server struct {
 	conns     map[net.Conn]struct{}
 	listeners map[net.Listener]struct{}
 	wg        sync.WaitGroup // connection goroutines
+
+	slots *connTable // connection slots (limits.go)
 }
 
 // New checks cfg, opens its state file (making it when missing: see
@@ -103,6 +105,9 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if err := s.initLimits(cfg); err != nil {
+		return nil, err
 	}
 	if s.state, err = openState(path, k.fps, k.floors); err != nil {
 		return nil, err
@@ -176,17 +181,22 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		delay = 0
-		if s.open.Load() >= int64(s.k.maxConns) {
+		sl, victim := s.slots.admit(c, time.Now())
+		if sl == nil {
 			s.refuse(c)
 			continue
 		}
+		if victim != nil {
+			victim.evict()
+		}
 		if !s.track(nil, c) {
+			s.slots.release(sl)
 			c.Close()
 			continue
 		}
 		s.open.Add(1)
 		s.m.open.Inc()
-		go s.serveConn(c)
+		go s.serveConn(sl)
 	}
 }
 
@@ -249,22 +259,33 @@ func (s *Server) refuse(c net.Conn) {
 }
 
 // serveConn runs one connection: read, check, store, feed, reply, log.
-func (s *Server) serveConn(c net.Conn) {
+func (s *Server) serveConn(sl *slot) {
+	c := sl.c
 	defer s.untrack(nil, c)
 	defer s.m.open.Dec()
 	defer s.open.Add(-1)
 	defer c.Close()
+	defer s.slots.release(sl)
 	start := time.Now()
-	c.SetReadDeadline(start.Add(s.k.readTimeout))
+	r := &frameReader{sl: sl, k: s.k, start: start}
 
-	o, hint, err := s.receive(c)
+	o, hint, err := s.receive(r)
 
 	status, value := packet.ReplyFor(err)
+	if errors.Is(err, errEvicted) {
+		status = packet.StatusBusy
+	}
 	// Log first, so that the line exists by the time the peer reads the reply.
 	s.record(c, o, hint, err, status, start)
-	c.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if packet.WriteStatus(c, status, value) == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		linger(c)
+	switch {
+	case errors.Is(err, errEmpty): // nobody to reply to
+	case errors.Is(err, errEvicted):
+		s.sayBusy(c)
+	default:
+		c.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if packet.WriteStatus(c, status, value) == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			s.slots.linger(sl)
+		}
 	}
 }
 
@@ -296,8 +317,8 @@ func (s *Server) record(c net.Conn, o *opened, hint string, err error, status pa
 }
 
 // receive applies every acceptance step to the frame on r.
-func (s *Server) receive(r io.Reader) (*opened, string, error) {
-	payload, err := packet.ReadFrame(r, s.k.maxFrame)
+func (s *Server) receive(r *frameReader) (*opened, string, error) {
+	payload, err := s.readFrame(r)
 	if err != nil {
 		return nil, "", err
 	}
