@@ -16,9 +16,14 @@ type opened struct {
 }
 
 // check applies acceptance steps 2 to 5 to a frame payload. hint, when not
-// empty, is a local explanation of a rejection for the log.
-func (k *compiled) check(payload []byte, now time.Time, drift int64) (o *opened, hint string, err error) {
-	po, err := k.recipient.Open(payload)
+// empty, is a local explanation of a rejection for the log; withHint false
+// spares the verification it may cost (packet.Recipient.OpenWithoutHint).
+func (k *compiled) check(payload []byte, now time.Time, drift int64, withHint bool) (o *opened, hint string, err error) {
+	open := k.recipient.Open
+	if !withHint {
+		open = k.recipient.OpenWithoutHint
+	}
+	po, err := open(payload)
 	if err != nil {
 		var le *packet.LegacyError
 		if errors.As(err, &le) {

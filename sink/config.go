@@ -81,6 +81,11 @@ type Config struct {
 	// MinRate is the slowest a payload may arrive after its grace, bytes
 	// per second; 0 means 100.
 	MinRate int `json:",omitempty"`
+	// ReplayCache is how many payloads rejected as unverifiable or
+	// malformed the sink remembers (SHA-256 digests), so that the same
+	// bytes again cost a hash rather than a box and RSA verifications;
+	// 0 means 4096, -1 turns it off.
+	ReplayCache int `json:",omitempty"`
 
 	path string // the file this configuration was loaded from
 }
@@ -373,6 +378,7 @@ type compiled struct {
 	maxConnsPerAddr int
 	headerTimeout   time.Duration
 	minRate         int
+	replayCache     int // payload digests remembered; 0: none (replay.go)
 }
 
 func fieldErr(field string, format string, args ...any) error {

@@ -38,6 +38,15 @@ const (
 	// source can send to three sinks at once over it.
 	defaultMinRate = 100
 
+	// defaultReplayCache is how many rejected payloads' digests the sink
+	// remembers (replay.go): 4096 of them take about 300 KB.
+	defaultReplayCache = 4096
+	// maxReplayCache bounds ReplayCache: some 5 MB.
+	maxReplayCache = 1 << 16
+
+	// hintEvery is how often the legacy hint may cost a verification.
+	hintEvery = time.Second
+
 	// writeTimeout bounds writing the status reply.
 	writeTimeout = 5 * time.Second
 

@@ -22,9 +22,9 @@ var (
 
 // reason names the rejection reason of err for logs, metrics and the
 // decode command: packet.Reason's names, plus "store", "feed", "timeout"
-// (the peer did not deliver its frame within its deadlines), "evicted"
-// (its slot was given to a newcomer) and "empty" (closed before sending a
-// byte). An excess
+// (the peer did not deliver its frame within its deadlines), "replay" (a
+// payload rejected before, replay.go), "evicted" (its slot was given to a
+// newcomer) and "empty" (closed before sending a byte). An excess
 // connection is counted as "busy" without an error (Server.refuse).
 func reason(err error) string {
 	switch {
@@ -34,6 +34,8 @@ func reason(err error) string {
 		return "store"
 	case errors.Is(err, errFeed):
 		return "feed"
+	case errors.Is(err, errReplay):
+		return "replay"
 	case errors.Is(err, errEvicted):
 		return "evicted"
 	case errors.Is(err, errEmpty):

@@ -232,9 +232,14 @@ func (s *Server) readFrame(r *frameReader) ([]byte, error) {
 	return payload, nil
 }
 
-// initLimits sets up the connection slots.
+// initLimits sets up what bounds the sink's connections and the cost of
+// bad frames: the slot table, the replay cache and the hint limiter.
 func (s *Server) initLimits(cfg *Config) error {
 	s.slots = newConnTable(s.k.maxConns, s.k.maxConnsPerAddr)
+	if s.k.replayCache > 0 {
+		s.rejects = newReplayCache(s.k.replayCache)
+	}
+	s.hints = newHintLimiter()
 	return nil
 }
 
@@ -267,5 +272,5 @@ func (c *Config) compileLimits(k *compiled) error {
 		return fieldErr("MinRate", "%d is negative", c.MinRate)
 	}
 	k.minRate = cmpDefault(c.MinRate, defaultMinRate)
-	return nil
+	return c.compileReplay(k)
 }

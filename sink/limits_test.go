@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"crypto/sha256"
 	"net"
 	"sync"
 	"testing"
@@ -118,6 +119,25 @@ func TestFrameReaderDeadline(t *testing.T) {
 		if took := time.Duration(got) * time.Second / 300; !start.Add(took).Before(r.deadline()) {
 			t.Fatalf("at 300 B/s, byte %d arrives after its deadline", got)
 		}
+	}
+}
+
+// The replay cache forgets its oldest digest first and holds no more than
+// its size.
+func TestReplayCacheFIFO(t *testing.T) {
+	c := newReplayCache(3)
+	d := func(i byte) [sha256.Size]byte { return sha256.Sum256([]byte{i}) }
+	for i := range byte(5) {
+		c.add(d(i), packet.ErrSignature)
+		c.add(d(i), packet.ErrSignature) // again: no second place
+	}
+	for i, want := range []bool{false, false, true, true, true} {
+		if got := c.lookup(d(byte(i))) != nil; got != want {
+			t.Errorf("digest %d remembered: %v, want %v", i, got, want)
+		}
+	}
+	if len(c.seen) != 3 || len(c.ring) != 3 {
+		t.Fatalf("%d digests in the map, %d in the ring, want 3", len(c.seen), len(c.ring))
 	}
 }
 

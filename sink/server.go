@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/packet"
+	"golang.org/x/time/rate"
 )
 
 // Options are what a Server takes besides its configuration. The zero
@@ -67,7 +68,9 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	wg        sync.WaitGroup // connection goroutines
 
-	slots *connTable // connection slots (limits.go)
+	slots   *connTable    // connection slots (limits.go)
+	rejects *replayCache  // payloads rejected before; nil: off (replay.go)
+	hints   *rate.Limiter // legacy hints worked out (replay.go)
 }
 
 // New checks cfg, opens its state file (making it when missing: see
@@ -322,7 +325,7 @@ func (s *Server) receive(r *frameReader) (*opened, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	o, hint, err := s.k.check(payload, s.now(), s.drift)
+	o, hint, err := s.check(payload)
 	if err != nil {
 		return o, hint, err
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
 )
 
@@ -150,5 +151,39 @@ func TestAttackSlowPeersCut(t *testing.T) {
 	st, _, err := packet.ReadStatus(c)
 	if err != nil || st != packet.StatusAccepted {
 		t.Fatalf("a frame at 300 B/s: %v %v\n%s", st, err, s.log)
+	}
+}
+
+// badSignatureFrame is sealed to the test sink with a signature that no
+// key verifies.
+func badSignatureFrame(t *testing.T) []byte {
+	t.Helper()
+	return badFrame(t, (*[32]byte)(vectors.Read(t, "sink.pub")), 256, 1)
+}
+
+// Replaying one unverifiable frame costs the sink a SHA-256, not a box
+// and an RSA verification: the second and later copies are rejected as
+// "replay" with the first one's reply.
+func TestAttackReplayedFrame(t *testing.T) {
+	dir := t.TempDir()
+	s := startBinary(t, nil, "-f", attackConfig(t, dir, nil), "--metrics", "127.0.0.1:0")
+	bad := badSignatureFrame(t)
+	for i := range 20 {
+		if st, _ := deliver(t, s.addr, bad); st != packet.StatusUnverified {
+			t.Fatalf("copy %d: %s, want %s", i+1, st, packet.StatusUnverified)
+		}
+	}
+	r := s.rejected()
+	if r["signature"] != 1 || r["replay"] != 19 {
+		t.Fatalf("rejections %v, want signature 1 and replay 19", r)
+	}
+	// An accepted frame is never remembered: sent again it is a counter
+	// rejection.
+	good := sealFrame(t, 1)
+	if st, _ := deliver(t, s.addr, good); st != packet.StatusAccepted {
+		t.Fatalf("good frame: %s", st)
+	}
+	if st, _ := deliver(t, s.addr, good); st != packet.StatusCounter {
+		t.Fatalf("good frame again: %s, want %s", st, packet.StatusCounter)
 	}
 }

@@ -174,7 +174,7 @@ func serve(e env, cfg *sink.Config, logger *slog.Logger, shutdownTimeout time.Du
 		defer cancel()
 		return srv.Shutdown(ctx)
 	}
-	l, err := net.Listen("tcp", cfg.Address)
+	l, err := listenFrames(cfg.Address)
 	if err != nil {
 		stopServer()
 		return cli.Hint(fmt.Errorf("listen: %w", err), "check the configuration's Address and that no other sink runs")
