@@ -233,13 +233,15 @@ func (s *Server) readFrame(r *frameReader) ([]byte, error) {
 }
 
 // initLimits sets up what bounds the sink's connections and the cost of
-// bad frames: the slot table, the replay cache and the hint limiter.
+// bad frames: the slot table, the replay cache, the hint limiter and the
+// log summary.
 func (s *Server) initLimits(cfg *Config) error {
 	s.slots = newConnTable(s.k.maxConns, s.k.maxConnsPerAddr)
 	if s.k.replayCache > 0 {
 		s.rejects = newReplayCache(s.k.replayCache)
 	}
 	s.hints = newHintLimiter()
+	s.summary = newLogSummary(s.log, summaryEvery)
 	return nil
 }
 

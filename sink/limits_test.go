@@ -2,7 +2,9 @@ package sink
 
 import (
 	"crypto/sha256"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -138,6 +140,45 @@ func TestReplayCacheFIFO(t *testing.T) {
 	}
 	if len(c.seen) != 3 || len(c.ring) != 3 {
 		t.Fatalf("%d digests in the map, %d in the ring, want 3", len(c.seen), len(c.ring))
+	}
+}
+
+// A burst of one reason is one line at once and one at the end of the
+// period, with the count and the top addresses; other reasons have their
+// own lines; close writes what is pending.
+func TestLogSummary(t *testing.T) {
+	var logs syncBuffer
+	l := newLogSummary(slog.New(slog.NewTextHandler(&logs, nil)), 200*time.Millisecond)
+	peer := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 9} }
+	for i := range 1000 {
+		ip := "192.0.2.7"
+		if i%10 == 0 {
+			ip = "198.51.100.1"
+		}
+		l.add("busy", peer(ip))
+	}
+	l.add("timeout", peer("2001:db8::1"))
+	l.add("empty", peer("192.0.2.9")) // debug: below the logger's level
+	lines := func() []string { return strings.Split(strings.TrimSpace(logs.String()), "\n") }
+	if got := lines(); len(got) != 2 || !strings.Contains(got[0], "reason=busy count=1 ") {
+		t.Fatalf("at once: %q, want a busy and a timeout line", got)
+	}
+	waitFor(t, func() bool { return len(lines()) == 3 })
+	last := lines()[2]
+	for _, want := range []string{`msg="rejected connections"`, "reason=busy", "count=999", `top="192.0.2.7 (900), 198.51.100.1 (99)"`} {
+		if !strings.Contains(last, want) {
+			t.Errorf("end of the period: %s lacks %s", last, want)
+		}
+	}
+	l.add("timeout", peer("2001:db8::2"))
+	l.close()
+	if got := lines(); len(got) != 4 || !strings.Contains(got[3], "2001:db8::/64 (1)") {
+		t.Fatalf("after close: %q", got)
+	}
+	l.add("busy", peer("192.0.2.7"))
+	time.Sleep(300 * time.Millisecond)
+	if n := len(lines()); n != 4 {
+		t.Fatalf("%d lines after close, want 4", n)
 	}
 }
 

@@ -71,6 +71,7 @@ type Server struct {
 	slots   *connTable    // connection slots (limits.go)
 	rejects *replayCache  // payloads rejected before; nil: off (replay.go)
 	hints   *rate.Limiter // legacy hints worked out (replay.go)
+	summary *logSummary   // lines of connections without a whole frame
 }
 
 // New checks cfg, opens its state file (making it when missing: see
@@ -238,7 +239,7 @@ func (s *Server) untrack(l net.Listener, c net.Conn) {
 // bounded set; when that set is full too, it just closes the connection.
 func (s *Server) refuse(c net.Conn) {
 	s.m.rejected.WithLabelValues("busy", "").Inc()
-	s.log.Info("rejected", "peer", c.RemoteAddr().String(), "reason", "busy", "status", int(packet.StatusBusy))
+	s.summary.add("busy", c.RemoteAddr())
 	select {
 	case s.busySem <- struct{}{}:
 	default:
@@ -279,7 +280,7 @@ func (s *Server) serveConn(sl *slot) {
 		status = packet.StatusBusy
 	}
 	// Log first, so that the line exists by the time the peer reads the reply.
-	s.record(c, o, hint, err, status, start)
+	s.record(c, o, hint, err, status, start, r.whole)
 	switch {
 	case errors.Is(err, errEmpty): // nobody to reply to
 	case errors.Is(err, errEvicted):
@@ -292,8 +293,10 @@ func (s *Server) serveConn(sl *slot) {
 	}
 }
 
-// record counts and logs one connection's outcome: one line each.
-func (s *Server) record(c net.Conn, o *opened, hint string, err error, status packet.Status, start time.Time) {
+// record counts and logs one connection's outcome: a line for each frame
+// read whole (a replay of a rejected one aside), and the rest summed up
+// (logsummary.go).
+func (s *Server) record(c net.Conn, o *opened, hint string, err error, status packet.Status, start time.Time, whole bool) {
 	attrs := []any{"peer", c.RemoteAddr().String()}
 	name := ""
 	if o != nil {
@@ -308,6 +311,10 @@ func (s *Server) record(c net.Conn, o *opened, hint string, err error, status pa
 	}
 	why := reason(err)
 	s.m.rejected.WithLabelValues(why, name).Inc()
+	if !whole || why == "replay" {
+		s.summary.add(why, c.RemoteAddr())
+		return
+	}
 	attrs = append(attrs, "reason", why, "status", int(status), "error", err.Error())
 	if hint != "" {
 		attrs = append(attrs, "hint", hint)
@@ -398,5 +405,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	<-s.committerDone
+	s.summary.close()
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,5 +186,40 @@ func TestAttackReplayedFrame(t *testing.T) {
 	}
 	if st, _ := deliver(t, s.addr, good); st != packet.StatusCounter {
 		t.Fatalf("good frame again: %s, want %s", st, packet.StatusCounter)
+	}
+}
+
+// Busy refusals and empty connections by the hundred make a few summary
+// lines, not one line each; an empty connection is "empty", not a
+// frame-size rejection. A frame read whole keeps its own line.
+func TestAttackLogFlood(t *testing.T) {
+	dir := t.TempDir()
+	s := startBinary(t, nil, "-f", attackConfig(t, dir, nil), "--metrics", "127.0.0.1:0")
+	before := strings.Count(s.log.String(), "\n")
+	const empty, refused = 400, 300
+	for i := range empty {
+		c, err := dialFrom(fmt.Sprintf("127.0.%d.%d", 1+i/200, i%200+1), s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	holdIdle(t, "127.0.0.3", s.addr, 8+refused)
+	deliver(t, s.addr, badSignatureFrame(t))
+	deadline := time.Now().Add(10 * time.Second)
+	for s.rejected()["empty"] < empty && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := s.rejected()
+	if r["empty"] != empty || r["frame-size"] != 0 || r["busy"] != refused {
+		t.Errorf("rejections %v, want empty %d, busy %d and no frame-size", r, empty, refused)
+	}
+	lines := strings.Split(strings.TrimSpace(s.log.String()), "\n")[before:]
+	if n := len(lines); n > 10 {
+		t.Errorf("%d log lines for %d empty and %d refused connections and one frame, want a few; the first:\n%s",
+			n, empty, refused, strings.Join(lines[:5], "\n"))
+	}
+	if got := s.lines("rejected"); len(got) != 1 || got[0]["reason"] != "signature" {
+		t.Errorf("%d rejected lines, want one, for the frame (signature)", len(got))
 	}
 }
