@@ -105,12 +105,13 @@ type extraSigner struct {
 }
 
 type sinkOpts struct {
-	Legacy      bool
-	Drift       int // seconds; 0 means 120
-	MaxConns    int
-	ReadTimeout string
-	Extra       []extraSigner
-	HTTPS       *sink.HTTPSConfig
+	Legacy        bool
+	Drift         int // seconds; 0 means 120
+	MaxConns      int
+	ReadTimeout   string
+	HeaderTimeout string
+	Extra         []extraSigner
+	HTTPS         *sink.HTTPSConfig
 }
 
 // writeSinkConfig makes a sink configuration with entropy-config (a file
@@ -131,7 +132,7 @@ func writeSinkConfig(t *testing.T, dir, name, addr string, k *sinkKeys, s *signe
 	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("entropy-config wrote %s with %v (%v), want mode 0600", cfgPath, fi.Mode().Perm(), err)
 	}
-	if o.MaxConns == 0 && o.ReadTimeout == "" && len(o.Extra) == 0 && o.HTTPS == nil {
+	if o.MaxConns == 0 && o.ReadTimeout == "" && o.HeaderTimeout == "" && len(o.Extra) == 0 && o.HTTPS == nil {
 		return cfgPath, poolPath
 	}
 	var m map[string]json.RawMessage
@@ -154,6 +155,9 @@ func writeSinkConfig(t *testing.T, dir, name, addr string, k *sinkKeys, s *signe
 	}
 	if o.ReadTimeout != "" {
 		set("ReadTimeout", o.ReadTimeout)
+	}
+	if o.HeaderTimeout != "" {
+		set("HeaderTimeout", o.HeaderTimeout)
 	}
 	if len(o.Extra) > 0 {
 		type entry struct {

@@ -39,7 +39,7 @@
 // matches the signature, a second for a signer marked Legacy, and, for a
 // packet no signer verified, one more: protocol 1 against the first such
 // signer not marked Legacy, to report a likely missing Legacy flag
-// (LegacyError).
+// (LegacyError). OpenWithoutHint spares that last one.
 //
 // Nothing in this package touches files or the network: framing works on
 // any io.Reader and io.Writer.

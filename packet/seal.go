@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"golang.org/x/crypto/nacl/box"
+
 	//lint:ignore SA1019 NaCl box derives its key with HSalsa20; box.Precompute calls this same function (see RATIONALE.md).
 	"golang.org/x/crypto/salsa20/salsa"
 )
@@ -116,7 +117,19 @@ func (r *Recipient) Open(payload []byte) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	return verify(signed, &r.public, r.signers)
+	return verify(signed, &r.public, r.signers, true)
+}
+
+// OpenWithoutHint is Open without the legacy hint: a packet no signer
+// verifies costs no further verification and is ErrSignature, never a
+// LegacyError. A sink flooded with bad frames needs the hint once, not
+// once per frame.
+func (r *Recipient) OpenWithoutHint(payload []byte) (*Opened, error) {
+	signed, err := r.openBox(payload)
+	if err != nil {
+		return nil, err
+	}
+	return verify(signed, &r.public, r.signers, false)
 }
 
 // openBox opens a frame payload sealed to r and returns SignedDER. A

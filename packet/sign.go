@@ -84,9 +84,10 @@ var anySalt = &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLength
 // signer marked Legacy a second (protocol 1). A packet no signer verified
 // costs one more, protocol 1 against the first signer of the right size not
 // marked Legacy, to tell the operator about a likely missing Legacy flag
-// (LegacyError). The signature is checked before the packet is parsed
-// (PROTOCOL.md's order): unsigned input is never parsed further.
-func verify(signed []byte, sinkPublic *[KeySize]byte, signers []Signer) (*Opened, error) {
+// (LegacyError), unless hint is false. The signature is checked before the
+// packet is parsed (PROTOCOL.md's order): unsigned input is never parsed
+// further.
+func verify(signed []byte, sinkPublic *[KeySize]byte, signers []Signer, hint bool) (*Opened, error) {
 	der, sig, err := parseSigned(signed)
 	if err != nil {
 		return nil, err
@@ -95,7 +96,7 @@ func verify(signed []byte, sinkPublic *[KeySize]byte, signers []Signer) (*Opened
 		return nil, ErrUnsigned
 	}
 	d1, d2 := digestV1(der), digestV2(sinkPublic, der)
-	hint := -1
+	legacy := -1
 	for i, s := range signers {
 		if s.Key.Size() != len(sig) {
 			continue // a signature is exactly as long as its key's modulus
@@ -105,8 +106,8 @@ func verify(signed []byte, sinkPublic *[KeySize]byte, signers []Signer) (*Opened
 			proto = Protocol2
 		} else if s.Legacy && rsa.VerifyPSS(s.Key, crypto.SHA256, d1, sig, anySalt) == nil {
 			proto = Protocol1
-		} else if !s.Legacy && hint < 0 {
-			hint = i
+		} else if !s.Legacy && legacy < 0 && hint {
+			legacy = i
 		}
 		if proto == 0 {
 			continue
@@ -117,8 +118,8 @@ func verify(signed []byte, sinkPublic *[KeySize]byte, signers []Signer) (*Opened
 		}
 		return &Opened{Packet: p, Protocol: proto, Signer: i}, nil
 	}
-	if hint >= 0 && rsa.VerifyPSS(signers[hint].Key, crypto.SHA256, d1, sig, anySalt) == nil {
-		return nil, &LegacyError{Signer: hint}
+	if legacy >= 0 && rsa.VerifyPSS(signers[legacy].Key, crypto.SHA256, d1, sig, anySalt) == nil {
+		return nil, &LegacyError{Signer: legacy}
 	}
 	return nil, ErrSignature
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/entropyshare/entropyshare/packet"
@@ -17,9 +18,14 @@ type opened struct {
 }
 
 // check applies acceptance steps 2 to 5 to a frame payload. hint, when not
-// empty, is a local explanation of a rejection for the log.
-func (k *compiled) check(payload []byte, now time.Time, drift int64) (o *opened, hint string, err error) {
-	po, err := k.recipient.Open(payload)
+// empty, is a local explanation of a rejection for the log; withHint false
+// spares the verification it may cost (packet.Recipient.OpenWithoutHint).
+func (k *compiled) check(payload []byte, now time.Time, drift int64, withHint bool) (o *opened, hint string, err error) {
+	open := k.recipient.Open
+	if !withHint {
+		open = k.recipient.OpenWithoutHint
+	}
+	po, err := open(payload)
 	if err != nil {
 		var le *packet.LegacyError
 		if errors.As(err, &le) {
@@ -73,7 +79,7 @@ func (s *Server) admit(ctx context.Context, payload []byte) (*opened, string, er
 		g = s.acquire()
 		defer g.release()
 	}
-	o, hint, err := g.k.check(payload, s.now(), g.drift)
+	o, hint, err := s.check(g, payload)
 	if err != nil {
 		return o, hint, err
 	}
@@ -126,6 +132,8 @@ type connInfo struct {
 	peer      string // the remote address
 	client    string // the HTTPS client's name
 	start     time.Time
+	addr      net.Addr // the remote address, for the log summary (TCP only)
+	short     bool     // no whole frame was read
 	// gen is the configuration a TCP connection took when it started,
 	// which its frame is judged by across a reload; nil: the one in
 	// service when the packet is admitted.

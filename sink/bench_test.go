@@ -80,6 +80,7 @@ func benchConfig(b *testing.B, signers int) *Config {
 	return testConfig(b, dir, func(c *Config) {
 		c.Signer = nil
 		c.MaxConns = 2048
+		c.MaxConnsPerAddress = 2048 // every sender is 127.0.0.1
 		for s := range signers {
 			c.Signers = append(c.Signers, SignerConfig{Name: fmt.Sprint("board", s), Signer: pkix(b, extraSigner(b, s))})
 		}

@@ -74,6 +74,23 @@ type Config struct {
 	// (docs/BOOTSEED.md). A relative path is taken from the state file's
 	// folder; empty means DefaultBootSeedName there. See BootSeedPath.
 	BootSeed string `json:",omitempty"`
+	// MaxConnsPerAddress bounds the connections served at once from one
+	// IPv4 address or IPv6 /64; 0 means 8. When all MaxConns are taken, a
+	// newcomer evicts the oldest connection that has not delivered its
+	// frame of the address holding the most.
+	MaxConnsPerAddress int `json:",omitempty"`
+	// HeaderTimeout is the time a peer has, from connecting, to send the
+	// frame's two-byte length; 0 means 10 s. The payload then has the same
+	// grace, after which it must keep up MinRate.
+	HeaderTimeout Duration `json:",omitempty"`
+	// MinRate is the slowest a payload may arrive after its grace, bytes
+	// per second; 0 means 100.
+	MinRate int `json:",omitempty"`
+	// ReplayCache is how many payloads rejected as unverifiable or
+	// malformed the sink remembers (SHA-256 digests), so that the same
+	// bytes again cost a hash rather than a box and RSA verifications;
+	// 0 means 4096, -1 turns it off.
+	ReplayCache int `json:",omitempty"`
 
 	// HTTPS is the optional HTTPS listener (PROTOCOL.md, "HTTPS"); nil
 	// means none. Its file names are relative to the configuration's
@@ -140,6 +157,10 @@ func (e *ConfigError) Error() string {
 			// It names the file and the chmod that fixes it already.
 			return b.String() + strings.TrimPrefix(pe.Error(), "keys: ")
 		}
+		var oe *privfile.OwnerError
+		if errors.As(e.Err, &oe) {
+			return b.String() + oe.Error() // the file and the chown
+		}
 		b.WriteString(e.Path + ": ")
 	}
 	if e.Field != "" {
@@ -172,8 +193,9 @@ var examplePublic = [packet.KeySize]byte{
 // LoadConfig reads and checks a sink configuration file. The file holds
 // the sink's private key, so it is refused when others can read it, and
 // when its group can unless it is root's and its group may only read it
-// (root:entropyshare 0640, the packages' setup). The error says which chmod
-// fixes it.
+// (root:entropyshare 0640, the packages' setup), and when it is owned by
+// another user than root and the process's. The error says which chmod or
+// chown fixes it.
 func LoadConfig(path string) (*Config, error) {
 	data, err := readConfigFile(path)
 	if err != nil {
@@ -213,6 +235,9 @@ func readConfigFile(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	if err := privfile.Check(f); err != nil && !(errors.Is(err, privfile.ErrPermissions) && rootGroupReadable(f)) {
+		return nil, err
+	}
+	if err := privfile.CheckOwner(f); err != nil {
 		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
@@ -395,6 +420,12 @@ type compiled struct {
 	readTimeout time.Duration
 	maxFrame    int
 	pool        poolSpec
+
+	// connection limits (limits.go)
+	maxConnsPerAddr int
+	headerTimeout   time.Duration
+	minRate         int
+	replayCache     int // payload digests remembered; 0: none (replay.go)
 }
 
 func fieldErr(field string, format string, args ...any) error {
@@ -490,6 +521,9 @@ func (c *Config) compile() (*compiled, error) {
 	k.readTimeout = cmpDefault(time.Duration(c.ReadTimeout), defaultReadTimeout)
 	if c.ReadTimeout < 0 {
 		return nil, fieldErr("ReadTimeout", "%s is negative", time.Duration(c.ReadTimeout))
+	}
+	if err := c.compileLimits(k); err != nil {
+		return nil, err
 	}
 	k.maxFrame = cmpDefault(c.MaxFrame, packet.DefaultMaxFrame)
 	if k.maxFrame < packet.MinFrame || k.maxFrame > packet.MaxFrameLimit {

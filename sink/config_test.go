@@ -86,6 +86,10 @@ func TestBadConfigs(t *testing.T) {
 		{"credit too high", func(m map[string]string) { m["Credit"] = `9000` }, "Credit", "0 to 8192"},
 		{"max frame too small", func(m map[string]string) { m["MaxFrame"] = `10` }, "MaxFrame", "bytes"},
 		{"read timeout text", func(m map[string]string) { m["ReadTimeout"] = `"soon"` }, "ReadTimeout", "duration"},
+		{"negative per-address cap", func(m map[string]string) { m["MaxConnsPerAddress"] = `-1` }, "MaxConnsPerAddress", "negative"},
+		{"negative header timeout", func(m map[string]string) { m["HeaderTimeout"] = `"-1s"` }, "HeaderTimeout", "negative"},
+		{"negative min rate", func(m map[string]string) { m["MinRate"] = `-5` }, "MinRate", "negative"},
+		{"replay cache -2", func(m map[string]string) { m["ReplayCache"] = `-2` }, "ReplayCache", "-1 (off)"},
 		{"signer entry without name", func(m map[string]string) {
 			m["Signers"] = `[{"Signer": ` + good()["Signer"] + `}]`
 		}, "Signers[0].Name", "missing"},
@@ -240,9 +244,15 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	k, _ := c.compile()
 	if k.credit != DefaultCredit || k.maxConns != defaultMaxConns || k.readTimeout != defaultReadTimeout ||
-		k.maxFrame != packet.DefaultMaxFrame || !k.pool.kernel {
+		k.maxFrame != packet.DefaultMaxFrame || !k.pool.kernel || k.maxConnsPerAddr != defaultMaxConnsPerAddress ||
+		k.headerTimeout != defaultHeaderTimeout || k.minRate != defaultMinRate || k.replayCache != defaultReplayCache {
 		t.Fatalf("defaults: %+v", k)
 	}
+	c.ReplayCache = -1
+	if k, _ := c.compile(); k.replayCache != 0 {
+		t.Fatalf("ReplayCache -1: %d digests", k.replayCache)
+	}
+	c.ReplayCache = 0
 	zero := 0
 	c.Credit = &zero
 	c.ReadTimeout = Duration(5e9)

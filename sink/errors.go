@@ -24,8 +24,10 @@ var (
 )
 
 // reason names the rejection reason of err for logs, metrics and the
-// decode command: packet.Reason's names, plus "store", "feed", "stopping" and "timeout"
-// (the peer did not deliver its frame within the read deadline). An excess
+// decode command: packet.Reason's names, plus "store", "feed", "stopping",
+// "timeout" (the peer did not deliver its frame within its deadlines),
+// "replay" (a payload rejected before, replay.go), "evicted" (its slot was
+// given to a newcomer) and "empty" (closed before sending a byte). An excess
 // connection is counted as "busy" without an error (Server.refuse).
 func reason(err error) string {
 	switch {
@@ -37,6 +39,12 @@ func reason(err error) string {
 		return "feed"
 	case errors.Is(err, errStopping):
 		return "stopping"
+	case errors.Is(err, errReplay):
+		return "replay"
+	case errors.Is(err, errEvicted):
+		return "evicted"
+	case errors.Is(err, errEmpty):
+		return "empty"
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
 	}

@@ -255,7 +255,27 @@ func send(t testing.TB, addr string, data []byte) (packet.Status, int64) {
 }
 
 func trySend(addr string, data []byte) (packet.Status, int64, error) {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	return trySendFrom("", addr, data)
+}
+
+// sendFrom sends data from the loopback address from (127.0.0.x: Linux
+// routes all of 127/8 to lo), which counts against its own per-address
+// bound.
+func sendFrom(t testing.TB, from, addr string, data []byte) (packet.Status, int64) {
+	t.Helper()
+	s, v, err := trySendFrom(from, addr, data)
+	if err != nil {
+		t.Fatalf("send from %s: %v", from, err)
+	}
+	return s, v
+}
+
+func trySendFrom(from, addr string, data []byte) (packet.Status, int64, error) {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return 0, 0, err
 	}

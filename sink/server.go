@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/packet"
+	"golang.org/x/time/rate"
 )
 
 // Options are what a Server takes besides its configuration. The zero
@@ -80,7 +81,11 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	wg        sync.WaitGroup // connection goroutines
 
-	seed *seeder // the boot seed's writer
+	seed    *seeder       // the boot seed's writer
+	slots   *connTable    // connection slots (limits.go)
+	rejects *replayCache  // payloads rejected before; nil: off (replay.go)
+	hints   *rate.Limiter // legacy hints worked out (replay.go)
+	summary *logSummary   // lines of connections without a whole frame
 }
 
 // New checks cfg, opens its state file (making it when missing: see
@@ -124,6 +129,9 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		s.now = time.Now
 	}
 	cfg.logWarnings(s.log)
+	if err := s.initLimits(k); err != nil {
+		return nil, err
+	}
 	if s.state, err = openState(path, k.fps, k.floors); err != nil {
 		return nil, err
 	}
@@ -205,17 +213,22 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		delay = 0
-		if s.open.Load() >= int64(s.current().k.maxConns) {
+		sl, victim := s.slots.admit(c, time.Now())
+		if sl == nil {
 			s.refuse(c)
 			continue
 		}
+		if victim != nil {
+			victim.evict()
+		}
 		if !s.track(nil, c) {
+			s.slots.release(sl)
 			c.Close()
 			continue
 		}
 		s.open.Add(1)
 		s.m.open.Inc()
-		go s.serveConn(c)
+		go s.serveConn(sl)
 	}
 }
 
@@ -254,7 +267,7 @@ func (s *Server) untrack(l net.Listener, c net.Conn) {
 // bounded set; when that set is full too, it just closes the connection.
 func (s *Server) refuse(c net.Conn) {
 	s.m.rejected.WithLabelValues("busy", "").Inc()
-	s.log.Info("rejected", "peer", c.RemoteAddr().String(), "reason", "busy", "status", int(packet.StatusBusy))
+	s.summary.add("busy", c.RemoteAddr())
 	select {
 	case s.busySem <- struct{}{}:
 	default:
@@ -278,27 +291,37 @@ func (s *Server) refuse(c net.Conn) {
 }
 
 // serveConn runs one connection: read, check, store, feed, reply, log.
-func (s *Server) serveConn(c net.Conn) {
+func (s *Server) serveConn(sl *slot) {
+	c := sl.c
 	defer s.untrack(nil, c)
 	defer s.m.open.Dec()
 	defer s.open.Add(-1)
 	defer c.Close()
+	defer s.slots.release(sl)
 	g := s.acquire()
 	defer g.release()
 	start := time.Now()
-	c.SetReadDeadline(start.Add(g.k.readTimeout))
+	r := &frameReader{sl: sl, k: g.k, start: start}
 
 	// The log line is written before the reply, so that it exists by the
 	// time the peer reads the reply.
-	ctx := withConn(context.Background(), connInfo{transport: "tcp", peer: c.RemoteAddr().String(), start: start, gen: g})
-	status, value, err := s.receive(ctx, c)
-	c.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if packet.WriteStatus(c, status, value) == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		linger(c)
+	ctx := withConn(context.Background(), connInfo{transport: "tcp", peer: c.RemoteAddr().String(), addr: c.RemoteAddr(), start: start, gen: g})
+	status, value, err := s.receive(ctx, r)
+	switch {
+	case errors.Is(err, errEmpty): // nobody to reply to
+	case errors.Is(err, errEvicted):
+		s.sayBusy(c)
+	default:
+		c.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if packet.WriteStatus(c, status, value) == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			s.slots.linger(sl)
+		}
 	}
 }
 
-// record counts and logs one frame's outcome: one line each.
+// record counts and logs one frame's outcome: a line for each frame read
+// whole (a replay of a rejected one aside); the rest are summed up
+// (logsummary.go).
 func (s *Server) record(ci connInfo, o *opened, hint string, err error, status packet.Status) {
 	attrs := []any{"peer", ci.peer}
 	if ci.transport == "https" {
@@ -319,6 +342,10 @@ func (s *Server) record(ci connInfo, o *opened, hint string, err error, status p
 	}
 	why := reason(err)
 	s.m.rejected.WithLabelValues(why, name).Inc()
+	if (ci.short || why == "replay") && ci.addr != nil {
+		s.summary.add(why, ci.addr)
+		return
+	}
 	attrs = append(attrs, "reason", why, "status", int(status), "error", err.Error())
 	if hint != "" {
 		attrs = append(attrs, "hint", hint)
@@ -331,16 +358,14 @@ func (s *Server) record(ci connInfo, o *opened, hint string, err error, status p
 }
 
 // receive reads the frame on r and accepts it. A frame that cannot be
-// read is counted and logged here.
-func (s *Server) receive(ctx context.Context, r io.Reader) (packet.Status, int64, error) {
-	g := connOf(ctx).gen
-	if g == nil {
-		g = s.current()
-	}
-	payload, err := packet.ReadFrame(r, g.k.maxFrame)
+// read whole is counted and summed up here.
+func (s *Server) receive(ctx context.Context, r *frameReader) (packet.Status, int64, error) {
+	payload, err := s.readFrame(r)
 	if err != nil {
 		status, value := packet.ReplyFor(err)
-		s.record(connOf(ctx), nil, "", err, status)
+		ci := connOf(ctx)
+		ci.short = true // no whole frame: summed up, not a line each
+		s.record(ci, nil, "", err, status)
 		return status, value, err
 	}
 	return s.accept(ctx, payload)
@@ -401,5 +426,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	<-s.committerDone
 	s.retiring.Wait()
+	s.summary.close()
 	return err
 }

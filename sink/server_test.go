@@ -61,7 +61,6 @@ func TestAcceptAndReject(t *testing.T) {
 		{"oversize", oversize, packet.StatusMalformed, 0},
 		{"undersize", append(header(packet.MinFrame-1), make([]byte, packet.MinFrame-1)...), packet.StatusMalformed, 0},
 		{"truncated", truncated, packet.StatusMalformed, 0},
-		{"empty", nil, packet.StatusMalformed, 0},
 		// The original's own bad frames (the sink is Legacy here).
 		{"v1 wrong recipient", vectors.Read(t, "wrong-recipient.frame"), packet.StatusUnverified, 0},
 		{"v1 unsigned", vectors.Read(t, "unsigned.frame"), packet.StatusUnverified, 0},
@@ -74,6 +73,10 @@ func TestAcceptAndReject(t *testing.T) {
 	}
 	before := fileBytes(t, cfg.StatePath())
 	config := fileBytes(t, cfg.path)
+	// A connection closed before its first byte gets no reply.
+	if st, _, err := trySend(addr, nil); !errors.Is(err, io.EOF) {
+		t.Errorf("empty connection: %s %v, want no reply", st, err)
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s, v := send(t, addr, tc.data)
@@ -191,8 +194,14 @@ func TestSlowlorisAndGarbage(t *testing.T) {
 			c.Close()
 		}
 	})
+	// From addresses of their own: one address holds at most
+	// MaxConnsPerAddress connections.
+	dial := func(i int) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(10+i/defaultMaxConnsPerAddress))}}
+		return d.Dial("tcp", addr)
+	}
 	for i := range 150 {
-		c, err := net.Dial("tcp", addr)
+		c, err := dial(i)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,10 +213,10 @@ func TestSlowlorisAndGarbage(t *testing.T) {
 			c.Write(append(header(1381), make([]byte, 10)...))
 		}
 	}
-	for range 50 {
+	for i := range 50 {
 		junk := make([]byte, 1+int(randByte())*8)
 		rand.Read(junk)
-		c, err := net.Dial("tcp", addr)
+		c, err := dial(150 + i)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +240,7 @@ func randByte() byte {
 // accepted ones are exactly those fed, and state writes are shared.
 func TestConcurrentSenders(t *testing.T) {
 	dir := t.TempDir()
-	cfg := testConfig(t, dir, nil)
+	cfg := testConfig(t, dir, func(c *Config) { c.MaxConnsPerAddress = 64 }) // all from 127.0.0.1
 	pool := &recordingPool{}
 	var writes atomic.Int64
 	write := onWrite(func() error {
@@ -399,10 +408,11 @@ func waitFor(t testing.TB, cond func() bool) {
 	}
 }
 
-// With MaxConns connections open, one more is told the sink is busy.
+// With MaxConnsPerAddress connections open from one address, one more
+// from it is told the sink is busy; from another address it is served.
 func TestBusy(t *testing.T) {
 	dir := t.TempDir()
-	cfg := testConfig(t, dir, func(c *Config) { c.MaxConns = 2 })
+	cfg := testConfig(t, dir, func(c *Config) { c.MaxConnsPerAddress = 2 })
 	s, addr := start(t, cfg, Options{})
 	var idle []net.Conn
 	for range 2 {
@@ -421,10 +431,14 @@ func TestBusy(t *testing.T) {
 	if n := len(fileBytes(t, filepath.Join(dir, "pool.bin"))); n != 0 {
 		t.Fatal("busy connection fed the pool")
 	}
+	if st, _ := sendFrom(t, "127.0.0.2", addr, f); st != packet.StatusAccepted {
+		t.Fatalf("from another address: %s", st)
+	}
 	for _, c := range idle {
 		c.Close()
 	}
 	waitFor(t, func() bool { return s.open.Load() == 0 })
+	f = frame(t, k.signer, packet.Protocol2, k.sinkPublic, 2, epoch)
 	if st, _ := send(t, addr, f); st != packet.StatusAccepted {
 		t.Fatalf("after the idle ones left: %s", st)
 	}

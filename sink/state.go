@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/atomicfile"
+	"github.com/entropyshare/entropyshare/internal/privfile"
 )
 
 // The state file holds each signer's stored counter, keyed by the SHA-256
@@ -289,18 +290,28 @@ type stateFile struct {
 // files an earlier start-up may have left. It makes the file when it is
 // missing, or remade larger when the entries will not fit, and stores the
 // configuration's floors and new signers (merge) when they change the
-// entries. A damaged file is an error, and nothing is written then.
+// entries. A damaged file is an error, and nothing is written then; so is
+// a file owned by another user than root and the sink's. A symbolic link
+// is followed, and the file it leads to is the one made and written.
 func openState(path string, fps []fingerprint, floors []int64) (*stateFile, error) {
-	if err := atomicfile.RemoveTemp(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	real, err := resolveLink(path)
+	if err != nil {
+		return nil, stateErr(path, err)
+	}
+	if err := atomicfile.RemoveTemp(real); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, stateErr(path, err)
 	}
 	var l loaded
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(real, os.O_RDWR, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist): // made below
 	case err != nil:
 		return nil, stateErr(path, err)
 	default:
+		if err := privfile.CheckOwner(f); err != nil {
+			f.Close()
+			return nil, stateErr(path, err)
+		}
 		if l, err = readOpen(f, path); err != nil {
 			f.Close()
 			return nil, err
@@ -328,10 +339,10 @@ func openState(path string, fps []fingerprint, floors []int64) (*stateFile, erro
 	s.next = 1
 	data := make([]byte, 2*s.slotSize)
 	encodeSlot(data, s.seq, es)
-	if err := atomicfile.WriteFile(path, data, stateMode); err != nil {
+	if err := atomicfile.WriteFile(real, data, stateMode); err != nil {
 		return nil, stateErr(path, err)
 	}
-	if s.f, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
+	if s.f, err = os.OpenFile(real, os.O_RDWR, 0); err != nil {
 		return nil, stateErr(path, err)
 	}
 	return s, nil

@@ -42,7 +42,7 @@ func defaultEnv() env {
 		},
 		ready:      func(net.Addr, net.Addr) {},
 		httpsReady: func(net.Addr) {},
-		listen:     net.Listen,
+		listen:     func(_, address string) (net.Listener, error) { return listenFrames(address) },
 		hangup: func() (<-chan os.Signal, func()) {
 			c := make(chan os.Signal, 1)
 			signal.Notify(c, syscall.SIGHUP)
@@ -261,7 +261,7 @@ func serve(e env, cfg *sink.Config, load func() (*sink.Config, error), hangup <-
 	}
 	listen := e.listen
 	if listen == nil {
-		listen = net.Listen
+		listen = func(_, address string) (net.Listener, error) { return listenFrames(address) }
 	}
 	l, err := listen("tcp", cfg.Address)
 	if err != nil {

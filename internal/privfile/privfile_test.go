@@ -65,3 +65,35 @@ func TestReadErrors(t *testing.T) {
 		t.Errorf("%d bytes: %v", maxSize, err)
 	}
 }
+
+// A file owned by another user than root and the process's is refused,
+// naming the chown that fixes it; root's and one's own are not.
+func TestOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	p := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := func() error {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return CheckOwner(f)
+	}
+	if err := check(); err != nil {
+		t.Fatalf("root's file: %v", err)
+	}
+	if err := os.Chown(p, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	err := check()
+	var oe *OwnerError
+	if !errors.As(err, &oe) || !errors.Is(err, ErrOwner) || oe.UID != 4242 ||
+		err.Error() != p+": owned by uid 4242, not by root or uid 0 (root), which this runs as (fix: chown root "+p+", or run as 4242)" {
+		t.Fatalf("foreign owner: %v", err)
+	}
+}
