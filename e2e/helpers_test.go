@@ -108,6 +108,7 @@ type sinkOpts struct {
 	Legacy        bool
 	Drift         int // seconds; 0 means 120
 	MaxConns      int
+	PerAddress    int // MaxConnsPerAddress
 	ReadTimeout   string
 	HeaderTimeout string
 	Extra         []extraSigner
@@ -132,7 +133,7 @@ func writeSinkConfig(t *testing.T, dir, name, addr string, k *sinkKeys, s *signe
 	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("entropy-config wrote %s with %v (%v), want mode 0600", cfgPath, fi.Mode().Perm(), err)
 	}
-	if o.MaxConns == 0 && o.ReadTimeout == "" && o.HeaderTimeout == "" && len(o.Extra) == 0 && o.HTTPS == nil {
+	if o.MaxConns == 0 && o.PerAddress == 0 && o.ReadTimeout == "" && o.HeaderTimeout == "" && len(o.Extra) == 0 && o.HTTPS == nil {
 		return cfgPath, poolPath
 	}
 	var m map[string]json.RawMessage
@@ -149,6 +150,9 @@ func writeSinkConfig(t *testing.T, dir, name, addr string, k *sinkKeys, s *signe
 			t.Fatal(err)
 		}
 		m[k] = b
+	}
+	if o.PerAddress != 0 {
+		set("MaxConnsPerAddress", o.PerAddress)
 	}
 	if o.MaxConns != 0 {
 		set("MaxConns", o.MaxConns)
