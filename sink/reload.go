@@ -181,6 +181,9 @@ func (s *Server) swap(g *generation) error {
 	old := s.gen
 	s.gen = g
 	s.genMu.Unlock()
+	if s.rejects != nil {
+		s.rejects.reset() // the new signers judge afresh
+	}
 
 	s.m.signersChanged(old.names, g.names, s.stored, es)
 	if old.ownPool && old.pool != g.pool {

@@ -48,6 +48,16 @@ type replayCache struct {
 	next int
 }
 
+// reset forgets every payload: after a reload a new signer, or a new
+// Legacy flag, may verify what was rejected before.
+func (c *replayCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.seen)
+	c.ring = c.ring[:0]
+	c.next = 0
+}
+
 func newReplayCache(size int) *replayCache {
 	return &replayCache{seen: make(map[[sha256.Size]byte]error, size), ring: make([][sha256.Size]byte, 0, size)}
 }
