@@ -52,10 +52,7 @@ func printPlan(w io.Writer, rep *source.Report, now time.Time) {
 	}
 	for _, res := range rep.Results {
 		t := res.Target
-		label := t.Address
-		if t.Name != "" {
-			label = t.Name + " (" + t.Address + ")"
-		}
+		label := reportLabel(&t)
 		if res.Counter == 0 {
 			fmt.Fprintf(w, "dry run: %s: would fail: its counter is at the maximum\n", label)
 			continue

@@ -363,10 +363,7 @@ func printReport(w io.Writer, rep *source.Report) {
 	}
 	for _, res := range rep.Results {
 		t := res.Target
-		label := t.Address
-		if t.Name != "" {
-			label = t.Name + " (" + t.Address + ")"
-		}
+		label := reportLabel(&t)
 		next := time.Until(time.Unix(t.Next, 0)).Round(time.Second)
 		if res.Delivered {
 			how := "delivered"
@@ -477,4 +474,13 @@ Exit status:
 			return w.interrupted(exitError(err))
 		},
 	}
+}
+
+// reportLabel names a target in a run's or a dry run's report: its Name
+// and Address, or its Address alone.
+func reportLabel(t *source.Target) string {
+	if t.Name != "" {
+		return t.Name + " (" + t.Address + ")"
+	}
+	return t.Address
 }
