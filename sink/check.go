@@ -27,7 +27,20 @@ type Summary struct {
 	MaxFrame    int
 	State       string // the state file's path
 	Signers     []SignerSummary
+	// Descriptors is how many file descriptors the sink may hold at
+	// once: one per connection slot of each listener (MaxConns,
+	// HTTPS.MaxConns, MetricsMaxConns) and DescriptorReserve for the
+	// listeners themselves, its files and the Go runtime. The process's
+	// RLIMIT_NOFILE must allow them, or a flood of one listener's
+	// connections could leave another's slots without descriptors.
+	Descriptors int
 }
+
+// DescriptorReserve is the part of Summary.Descriptors that is not
+// connections: three listeners, the configuration, state, boot seed, pool
+// and lock files, standard streams, the runtime's epoll and pipes, with
+// room to spare.
+const DescriptorReserve = 64
 
 // SignerSummary is one signer of a Summary.
 type SignerSummary struct {
@@ -60,6 +73,13 @@ func (k *compiled) summary(c *Config) *Summary {
 		ReadTimeout: k.readTimeout,
 		MaxFrame:    k.maxFrame,
 		State:       c.StatePath(),
+		Descriptors: k.maxConns + DescriptorReserve,
+	}
+	if c.HTTPS != nil {
+		s.Descriptors += cmpDefault(c.HTTPS.MaxConns, DefaultHTTPSMaxConns)
+	}
+	if c.Metrics != "" {
+		s.Descriptors += MetricsMaxConns
 	}
 	if !k.pool.kernel {
 		s.Pool = "file:" + k.pool.path

@@ -306,7 +306,7 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 // per address and in all, then does TLS. It returns ErrServerClosed after
 // Shutdown.
 func (s *HTTPSServer) Serve(l net.Listener) error {
-	capped := newConnLimiter(l, s.set.maxConns, s.set.connsPerAddr, s.api.m)
+	capped := newConnLimiter(l, s.set.maxConns, s.set.connsPerAddr, s.api.m.refused, s.api.m.open)
 	err := s.srv.Serve(tls.NewListener(capped, s.tls))
 	if errors.Is(err, http.ErrServerClosed) {
 		return ErrServerClosed

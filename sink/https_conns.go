@@ -16,15 +16,16 @@ import (
 type connLimiter struct {
 	net.Listener
 	max, perAddr int
-	m            *httpsMetrics
+	refused      *prometheus.CounterVec // by reason: "total", "per-address"
+	gauge        prometheus.Gauge       // connections open
 
 	mu     sync.Mutex
 	open   int
 	byAddr map[netip.Prefix]int
 }
 
-func newConnLimiter(l net.Listener, max, perAddr int, m *httpsMetrics) *connLimiter {
-	return &connLimiter{Listener: l, max: max, perAddr: perAddr, m: m, byAddr: map[netip.Prefix]int{}}
+func newConnLimiter(l net.Listener, max, perAddr int, refused *prometheus.CounterVec, open prometheus.Gauge) *connLimiter {
+	return &connLimiter{Listener: l, max: max, perAddr: perAddr, refused: refused, gauge: open, byAddr: map[netip.Prefix]int{}}
 }
 
 // Accept returns the next connection within the bounds.
@@ -37,10 +38,10 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		key := addrKey(c.RemoteAddr())
 		if reason := l.admit(key); reason != "" {
 			c.Close()
-			l.m.refused.WithLabelValues(reason).Inc()
+			l.refused.WithLabelValues(reason).Inc()
 			continue
 		}
-		l.m.open.Inc()
+		l.gauge.Inc()
 		return &limitedConn{Conn: c, l: l, key: key}, nil
 	}
 }
@@ -67,7 +68,7 @@ func (l *connLimiter) release(key netip.Prefix) {
 		delete(l.byAddr, key)
 	}
 	l.mu.Unlock()
-	l.m.open.Dec()
+	l.gauge.Dec()
 }
 
 // addrKey is the address a connection counts against: its IPv4 address,

@@ -30,6 +30,9 @@ type metrics struct {
 	// offset is the clock offset of accepted packets (timestamp - now),
 	// by signer: how close each source's clock runs to Drift.
 	offset *prometheus.HistogramVec
+	// The metrics listener's own connections (MetricsServer).
+	metricsRefused *prometheus.CounterVec
+	metricsOpen    prometheus.Gauge
 }
 
 // newMetrics registers the metrics of signers names, with their stored
@@ -77,8 +80,15 @@ func newMetrics(names []string, counters, stored []int64) *metrics {
 		seedErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Name: "boot_seed_errors_total", Help: "Boot seed writes that failed (their packets were accepted all the same).",
 		}),
+		metricsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: "metrics", Name: "connections_refused_total",
+			Help: "Connections to the metrics listener closed unserved, by the bound they were over (total, per-address).",
+		}, []string{"reason"}),
+		metricsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: "metrics", Name: "open_connections", Help: "Connections to the metrics listener open.",
+		}),
 	}
-	m.reg.MustRegister(m.accepted, m.rejected, m.fedBytes, m.creditedBits, m.open, m.counter,
+	m.reg.MustRegister(m.accepted, m.rejected, m.metricsRefused, m.metricsOpen, m.fedBytes, m.creditedBits, m.open, m.counter,
 		m.lastAccepted, m.commitBatch, m.commitSeconds, m.storeErrors, m.seedWrites, m.seedErrors)
 	m.offset = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: ns, Name: "clock_offset_seconds",

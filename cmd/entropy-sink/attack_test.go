@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
+	"github.com/entropyshare/entropyshare/sink"
 )
 
 // The attacks of the hardening issue, each against the real binary: one
@@ -221,5 +223,69 @@ func TestAttackLogFlood(t *testing.T) {
 	}
 	if got := s.lines("rejected"); len(got) != 1 || got[0]["reason"] != "signature" {
 		t.Errorf("%d rejected lines, want one, for the frame (signature)", len(got))
+	}
+}
+
+// Six hundred half-sent requests to the metrics listener, from 150
+// addresses, under a descriptor limit that fits the sink's slots: before,
+// the metrics listener took a descriptor for each and the frame listener,
+// out of descriptors, could accept nothing. Now the metrics listener
+// holds MetricsMaxConns and closes the rest at once, and frames are
+// served.
+func TestAttackMetricsFlood(t *testing.T) {
+	dir := t.TempDir()
+	const limit = 400 // MaxConns 256 + metrics 16 + the reserve 64 = 336
+	s := startBinary(t, []string{"prlimit", fmt.Sprintf("--nofile=%d", limit)}, "-f", attackConfig(t, dir, nil), "--metrics", freeAddr(t))
+	var conns []net.Conn
+	for i := range 600 {
+		c, err := dialFrom(fmt.Sprintf("127.0.%d.%d", 10+i/200, 1+(i/4)%50), s.metrics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.Write([]byte("GET /metrics HTTP/1.1\r\nHost: x\r\n"))
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 5 {
+		if st, took := deliver(t, s.addr, sealFrame(t, int64(i+1))); st != packet.StatusAccepted {
+			t.Fatalf("frame %d, with 600 half-sent metrics requests: %s after %s\n%s", i+1, st, took, s.log)
+		}
+	}
+	held := 0
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+		var b [1]byte
+		_, err := c.Read(b[:])
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			held++
+		}
+	}
+	if held > sink.MetricsMaxConns {
+		t.Errorf("the metrics listener holds %d connections, want at most %d", held, sink.MetricsMaxConns)
+	}
+	if n := s.openFiles(); n > 64 {
+		t.Errorf("the sink has %d descriptors open, want at most %d metrics connections and its files", n, sink.MetricsMaxConns)
+	}
+}
+
+// A sink whose connection slots need more descriptors than its
+// RLIMIT_NOFILE allows refuses to start, saying so.
+func TestDescriptorLimitRefused(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command("prlimit", "--nofile=200", sinkBinary(t), "-f", attackConfig(t, dir, nil), "--metrics", freeAddr(t))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("exit %v, want 2:\n%s", err, out)
+	}
+	for _, want := range []string{"336 file descriptors", "RLIMIT_NOFILE allows 200", "LimitNOFILE="} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

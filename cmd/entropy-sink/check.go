@@ -21,7 +21,10 @@ of its 32 bytes (what sha256sum prints for the raw sink.pub a source's
 targets entry was made from; entropy-source check prints it per target),
 the addresses, pool, credit and drift, and each signer's fingerprint, the
 SHA-256 of its public key's PKIX DER (what sha256sum prints for the raw
-signer.pub on the board; entropy-source check prints it too).
+signer.pub on the board; entropy-source check prints it too), and the
+file descriptors the sink may hold at once beside the limit this shell
+has (a sink whose connection slots need more than its limit refuses to
+start).
 
 Warnings go to standard error: an unknown field that looks like a
 misspelled known one ("Metric"), which is ignored and leaves the known one
@@ -63,6 +66,11 @@ Exit status:
 				}
 				fmt.Fprintf(w, "signer %s\t%s\n", s.Name, s.Fingerprint)
 			}
+			lim, err := descriptorLimit()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "descriptors\t%d at most\tRLIMIT_NOFILE here: %d\n", sum.Descriptors, lim)
 			switch {
 			case !state.Exists:
 				fmt.Fprintf(w, "state file\t%s\tnot made yet: the first start makes it\n", sum.State)
@@ -81,6 +89,11 @@ Exit status:
 			}
 			if sum.Drift == 0 {
 				fmt.Fprintf(errw, "entropy-sink: warning: %s: %s\n", *configPath, sink.DriftZeroWarning)
+			}
+			// Only a warning: the service may run with another limit
+			// (LimitNOFILE=) than this shell.
+			if err := descriptorsError(sum, lim); err != nil {
+				fmt.Fprintf(errw, "entropy-sink: warning: %v; a sink started here would refuse to start\n", err)
 			}
 			return nil
 		},

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -231,6 +230,13 @@ func serve(e env, cfg *sink.Config, load func() (*sink.Config, error), hangup <-
 	if err != nil {
 		return cli.Usage(err)
 	}
+	lim, err := descriptorLimit()
+	if err != nil {
+		return err
+	}
+	if err := descriptorsError(sum, lim); err != nil {
+		return err
+	}
 	srv, err := sink.New(cfg, sink.Options{Logger: logger, Version: cli.Version()})
 	if err != nil {
 		return stateError(err)
@@ -278,7 +284,7 @@ func serve(e env, cfg *sink.Config, load func() (*sink.Config, error), hangup <-
 		listeners = append(listeners, hl)
 	}
 	var (
-		metricsSrv  *http.Server
+		metricsSrv  *sink.MetricsServer
 		metricsAddr net.Addr
 	)
 	if cfg.Metrics != "" {
@@ -288,7 +294,7 @@ func serve(e env, cfg *sink.Config, load func() (*sink.Config, error), hangup <-
 			return listenError("Metrics", err)
 		}
 		metricsAddr = ml.Addr()
-		metricsSrv = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		metricsSrv = srv.NewMetricsServer()
 		go metricsSrv.Serve(ml)
 	}
 	ctx, cancel := e.stopContext()
