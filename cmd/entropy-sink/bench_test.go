@@ -20,13 +20,16 @@ import (
 	"github.com/entropyshare/entropyshare/sink"
 )
 
-// BenchmarkProcess runs the real entropy-sink binary (file pool, counters
-// in its state file), sends it 1000 packets, then holds 1000 idle connections open
-// against it, and reports the process's resident set then (rss-MB) and
-// its peak over the whole run (peak-rss-MB, VmHWM). One op is the whole
-// scenario.
+// BenchmarkProcess runs the real entropy-sink binary with its default
+// limits (file pool, counters in its state file), sends it 1000 packets,
+// then holds every connection slot: MaxConns (256) idle frame connections
+// from 32 loopback addresses, 8 each, and the metrics listener's 16
+// half-sent requests from 4 addresses. It reports the process's resident
+// set then (rss-MB), its peak over the whole run (peak-rss-MB, VmHWM) and
+// its anonymous part then (anon-rss-MB, see memory) and its open
+// descriptors then (fds). One op is the whole scenario.
 func BenchmarkProcess(b *testing.B) {
-	const packets, idle = 1000, 1000
+	const packets, addrs, perAddr = 1000, 32, 8
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "entropy-sink")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -42,7 +45,8 @@ func BenchmarkProcess(b *testing.B) {
 		})
 	}
 	wg.Wait()
-	var rss, hwm int64
+	var rss, hwm, anon int64
+	var fds int
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
@@ -51,34 +55,52 @@ func BenchmarkProcess(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c.MaxConns = 2 * idle
-		data, _ := c.Marshal()
-		os.WriteFile(cfg, data, 0o600)
+		data, _ := os.ReadFile(cfg)
 		b.StartTimer()
 
-		cmd, addr := startSink(b, bin, cfg)
+		cmd, addr, maddr := startSink(b, bin, cfg, "--metrics", freeAddr(b))
 		for i, f := range frames {
 			if st := sendFrame(b, addr, f); st != packet.StatusAccepted {
 				b.Fatalf("frame %d: %s", i+1, st)
 			}
 		}
-		conns := make([]net.Conn, 0, idle)
-		for range idle {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				b.Fatal(err)
-			}
-			conns = append(conns, c)
-		}
-		// Each idle connection holds a goroutine once accepted: wait for
-		// the process to have them all (its open descriptors).
 		pid := cmd.Process.Pid
-		deadline := time.Now().Add(30 * time.Second)
-		for openFiles(b, pid) < idle && time.Now().Before(deadline) {
+		// The last replies' connections linger up to a second.
+		b.StopTimer()
+		time.Sleep(1500 * time.Millisecond)
+		b.StartTimer()
+		base := openFiles(b, pid)
+		var conns []net.Conn
+		hold := func(from, to string, n int, send string) {
+			for range n {
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+				c, err := d.Dial("tcp", to)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Write([]byte(send))
+				conns = append(conns, c)
+			}
+		}
+		for a := range addrs {
+			hold(fmt.Sprintf("127.0.3.%d", 1+a), addr, perAddr, "")
+		}
+		for a := range sink.MetricsMaxConns / 4 {
+			hold(fmt.Sprintf("127.0.4.%d", 1+a), maddr, 4, "GET /metrics HTTP/1.1\r\nHost: x\r\n")
+		}
+		// Each held connection takes a descriptor once accepted: wait
+		// for the process to have them all.
+		want := base + addrs*perAddr + sink.MetricsMaxConns
+		deadline := time.Now().Add(5 * time.Second)
+		for openFiles(b, pid) < want && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		r, h := memory(b, pid)
-		rss, hwm = max(rss, r), max(hwm, h)
+		n := openFiles(b, pid)
+		if n < want {
+			b.Fatalf("the sink holds %d descriptors, want %d: %d before and every slot", n, want, base)
+		}
+		r, h, a := memory(b, pid)
+		rss, hwm, anon, fds = max(rss, r), max(hwm, h), max(anon, a), max(fds, n)
 		for _, c := range conns {
 			c.Close()
 		}
@@ -98,11 +120,14 @@ func BenchmarkProcess(b *testing.B) {
 	}
 	b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
 	b.ReportMetric(float64(hwm)/(1<<20), "peak-rss-MB")
+	b.ReportMetric(float64(anon)/(1<<20), "anon-rss-MB")
+	b.ReportMetric(float64(fds), "fds")
 }
 
-// startSink starts the binary and returns once it listens.
-func startSink(b *testing.B, bin, cfg string) (*exec.Cmd, string) {
-	cmd := exec.Command(bin, "-f", cfg, "--log-format", "json")
+// startSink starts the binary with args and returns once it listens, with
+// its frame and metrics addresses.
+func startSink(b *testing.B, bin, cfg string, args ...string) (cmd *exec.Cmd, addr, metrics string) {
+	cmd = exec.Command(bin, append([]string{"-f", cfg, "--log-format", "json"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -118,11 +143,11 @@ func startSink(b *testing.B, bin, cfg string) (*exec.Cmd, string) {
 			b.Fatalf("reading the log: %v", err)
 		}
 		if m["msg"] == "listening" {
-			addr, _ := m["address"].(string)
-			// One log line per connection: keep reading so the sink
-			// never blocks on a full pipe.
+			addr, _ = m["address"].(string)
+			metrics, _ = m["metrics"].(string)
+			// Keep reading so the sink never blocks on a full pipe.
 			go io.Copy(io.Discard, io.MultiReader(dec.Buffered(), stderr))
-			return cmd, addr
+			return cmd, addr, metrics
 		}
 	}
 }
@@ -135,8 +160,11 @@ func openFiles(b *testing.B, pid int) int {
 	return len(ents)
 }
 
-// memory reads VmRSS and VmHWM of pid in bytes.
-func memory(b *testing.B, pid int) (rss, hwm int64) {
+// memory reads VmRSS, VmHWM and RssAnon of pid in bytes. RSS counts the
+// pages of the binary's own text and read-only data the process has
+// mapped (RssFile: clean, shared, given back under memory pressure);
+// RssAnon is the rest, the memory the process itself allocated.
+func memory(b *testing.B, pid int) (rss, hwm, anon int64) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
@@ -154,10 +182,12 @@ func memory(b *testing.B, pid int) (rss, hwm int64) {
 			rss = kb << 10
 		case "VmHWM":
 			hwm = kb << 10
+		case "RssAnon":
+			anon = kb << 10
 		}
 	}
-	if rss == 0 || hwm == 0 {
-		b.Fatalf("no VmRSS/VmHWM in /proc/%d/status", pid)
+	if rss == 0 || hwm == 0 || anon == 0 {
+		b.Fatalf("no VmRSS/VmHWM/RssAnon in /proc/%d/status", pid)
 	}
-	return rss, hwm
+	return rss, hwm, anon
 }

@@ -84,7 +84,7 @@ func BenchmarkRejectCPU(b *testing.B) {
 				b.Run(fmt.Sprintf("signers=%d/cache=%s/%s", signers, cache, kind), func(b *testing.B) {
 					dir := b.TempDir()
 					cfg := rejectConfig(b, dir, keys[:signers], cache == "on")
-					cmd, addr := startSink(b, bin, cfg)
+					cmd, addr, _ := startSink(b, bin, cfg)
 					defer func() {
 						cmd.Process.Signal(os.Interrupt)
 						cmd.Wait()
