@@ -18,7 +18,7 @@ import (
 // privfile.Check. A public key given by mistake is named as such (with the
 // file wanted) rather than refused for its mode: chmod 600 would not help.
 func readPrivateFile(path string, isPublic func([]byte) bool) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := privfile.Open(path)
 	if err != nil {
 		return nil, fileErr("reading", path, err)
 	}
@@ -42,7 +42,7 @@ func readPrivateFile(path string, isPublic func([]byte) bool) ([]byte, error) {
 // Curve25519 keys, 32 random bytes either way, the signs are a mode that
 // only the owner may read together with a name ending in .key.
 func readPublicFile(path string, isPrivate func([]byte) bool) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := privfile.Open(path)
 	if err != nil {
 		return nil, fileErr("reading", path, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -199,10 +198,6 @@ var examplePublic = [packet.KeySize]byte{
 func LoadConfig(path string) (*Config, error) {
 	data, err := readConfigFile(path)
 	if err != nil {
-		var fe *fs.PathError
-		if errors.As(err, &fe) {
-			err = fe.Err
-		}
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
@@ -229,7 +224,7 @@ func LoadConfig(path string) (*Config, error) {
 const maxConfigFile = 64 << 10
 
 func readConfigFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := privfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -240,15 +235,7 @@ func readConfigFile(path string) ([]byte, error) {
 	if err := privfile.CheckOwner(f); err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxConfigFile {
-		clear(data)
-		return nil, fmt.Errorf("file is larger than %d bytes", maxConfigFile)
-	}
-	return data, nil
+	return privfile.ReadAll(f, maxConfigFile)
 }
 
 // rootGroupReadable reports whether f is owned by root and its group may

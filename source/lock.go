@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/privfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,7 +70,7 @@ func lock(ctx context.Context, path string, wait time.Duration, create bool) (un
 // checkExists returns a configuration error unless path names a regular
 // file (through symbolic links).
 func checkExists(path string) error {
-	fi, err := os.Stat(path)
+	f, err := privfile.Open(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -77,10 +78,7 @@ func checkExists(path string) error {
 		}
 		return &fileError{Path: path, Index: -1, Err: err}
 	}
-	if !fi.Mode().IsRegular() {
-		return &fileError{Path: path, Index: -1, Err: fmt.Errorf("not a regular file (%s)", fi.Mode().Type())}
-	}
-	return nil
+	return f.Close()
 }
 
 func openLock(lockPath string) (*os.File, error) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/entropyshare/entropyshare/internal/atomicfile"
 	"github.com/entropyshare/entropyshare/internal/jsonextra"
+	"github.com/entropyshare/entropyshare/internal/privfile"
 	"github.com/entropyshare/entropyshare/packet"
 )
 
@@ -372,21 +373,21 @@ func LoadTargets(path string) (*Targets, error) {
 }
 
 func readTargets(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	fail := func(err error) error {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, &fileError{Path: path, Index: -1, Err: err}
+		return &fileError{Path: path, Index: -1, Err: err}
+	}
+	f, err := privfile.Open(path)
+	if err != nil {
+		return nil, fail(err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxTargetsFile+1))
+	data, err := privfile.ReadAll(f, maxTargetsFile)
 	if err != nil {
-		return nil, &fileError{Path: path, Index: -1, Err: err}
-	}
-	if len(data) > maxTargetsFile {
-		return nil, &fileError{Path: path, Index: -1, Err: fmt.Errorf("file is larger than %d bytes", maxTargetsFile)}
+		return nil, fail(err)
 	}
 	return data, nil
 }

@@ -304,3 +304,23 @@ func TestBinaryPluginCompileLimit(t *testing.T) {
 		t.Errorf("exit %d, want 0 and %q\n%s\n%s", p.code, want, &p.stdout, &p.stderr)
 	}
 }
+
+// TestBinaryFIFOKeyAndTargets: a signer key (-k) or a targets file (-t)
+// that is a named pipe with no writer is refused at once (exit 2), not
+// waited on: before, open() blocked past every timeout and SIGTERM.
+func TestBinaryFIFOKeyAndTargets(t *testing.T) {
+	bin := sourceBinary(t)
+	key, targets, sink := runSetup(t)
+	pipe := fifo(t, "pipe")
+	for _, args := range [][]string{{"-k", pipe, "-t", targets}, {"-k", key, "-t", pipe}, {"check", "-k", key, "-t", pipe}} {
+		p := startBinary(t, bin, args...)
+		p.wait(t, 10*time.Second)
+		want := pipe + ": is a named pipe; want a regular file"
+		if p.code != 2 || !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", args, p.code, &p.stderr, want)
+		}
+	}
+	if got := sink.Received(); len(got) != 0 {
+		t.Errorf("sink received %v", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,7 +47,8 @@ func TestNoHTMLEscapes(t *testing.T) {
 }
 
 // TestNoLockLeft: a run on a targets file that does not exist, or is not
-// a file, leaves no lock file; a symbolic link where the lock file goes
+// a regular file (a named pipe without a writer is refused, not waited
+// on), leaves no lock file; a symbolic link where the lock file goes
 // is not followed.
 func TestNoLockLeft(t *testing.T) {
 	dir := t.TempDir()
@@ -54,10 +56,14 @@ func TestNoLockLeft(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "folder"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ name, want string }{
 		{"nosuch.json", "no such file"},
 		{"nodir/targets.json", "no such file"},
-		{"folder", "not a regular file"},
+		{"folder", "is a directory; want a regular file"},
+		{"pipe", "is a named pipe; want a regular file"}, // opening it must not wait for a writer
 	} {
 		path := filepath.Join(dir, tc.name)
 		code, _, errs := run(t, testEnv(), "-k", key, "-t", path)

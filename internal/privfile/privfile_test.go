@@ -5,7 +5,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestModes(t *testing.T) {
@@ -95,5 +98,32 @@ func TestOwner(t *testing.T) {
 	if !errors.As(err, &oe) || !errors.Is(err, ErrOwner) || oe.UID != 4242 ||
 		err.Error() != p+": owned by uid 4242, not by root or uid 0 (root), which this runs as (fix: chown root "+p+", or run as 4242)" {
 		t.Fatalf("foreign owner: %v", err)
+	}
+}
+
+// Open and Read refuse what is not a regular file, naming what it is; a
+// named pipe with no writer is refused at once, not waited on.
+func TestNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	pipe := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{pipe, pipe + ": is a named pipe; want a regular file"},
+		{dir, dir + ": is a directory; want a regular file"},
+		{"/dev/null", "/dev/null: is a character device; want a regular file"},
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := Read(c.path); done <- err }()
+		select {
+		case err := <-done:
+			var pe *fs.PathError
+			if !errors.Is(err, ErrNotRegular) || !errors.As(err, &pe) || pe.Path != c.path || !strings.HasSuffix(err.Error(), c.want) {
+				t.Errorf("%s: %v, want %q", c.path, err, c.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: Read is waiting", c.path)
+		}
 	}
 }
