@@ -12,7 +12,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/entropyshare/entropyshare/internal/spell"
 )
 
 // Harvest reads the seed file at seedPath (none when ""), gathers from
@@ -114,6 +119,9 @@ func (h *harvester) gather(ctx context.Context) (*Report, []record, error) {
 	} else {
 		specs = cfg.buildSources(cache)
 	}
+	if err := checkCreditNames(cfg.Credit, specs); err != nil {
+		return nil, nil, err
+	}
 
 	var recs []record
 	for _, sp := range specs {
@@ -196,6 +204,30 @@ func (h *harvester) gatherOne(ctx context.Context, cfg Config, sp sourceSpec) (s
 	sr.Health = healthPass
 	sr.CreditedBits = rate * float64(len(r.Data))
 	return sr, r.Data
+}
+
+// checkCreditNames refuses a Credit entry that names no source: a typo
+// there would leave the source it meant uncredited (or, for a built-in
+// source, not lowered) without a word. A built-in source's name is
+// always allowed, run or not (--sources, --no-jitter).
+func checkCreditNames(credit map[string]float64, specs []sourceSpec) error {
+	names := slices.Clone(BuiltinSources)
+	for _, sp := range specs {
+		if !slices.Contains(names, sp.src.Name()) {
+			names = append(names, sp.src.Name())
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(credit)) {
+		if slices.Contains(names, name) {
+			continue
+		}
+		msg := fmt.Sprintf("%%w: credit for %q: no source has that name", name)
+		if s, ok := spell.Suggest(name, names); ok {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		return fmt.Errorf(msg+"; the names are %s", ErrConfig, strings.Join(names, ", "))
+	}
+	return nil
 }
 
 func creditFor(cfg Config, name string) float64 {

@@ -126,3 +126,36 @@ func TestUnknownSource(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownCreditName: a --credit NAME that names no source (a typo of
+// a plugin's or a built-in source's name) is a configuration error
+// (exit 2) naming the closest name, rather than a source left
+// uncredited; a run sends nothing.
+func TestUnknownCreditName(t *testing.T) {
+	dir := t.TempDir()
+	pub := signerPublic(t, dir)
+	s := sourcetest.Start(t, sourcetest.OK, pub)
+	targets := filepath.Join(dir, "targets.json")
+	before := sourcetest.WriteTargets(t, targets, []map[string]any{sourcetest.Entry(s, nil)})
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sources", "--sources", "kernel", "--credit", "kernal=2"}, `credit for "kernal": no source has that name (did you mean "kernel"?)`},
+		{[]string{"harvest", "--sources", "kernel", "--source-file", "/dev/urandom", "--credit", "file:urandon=1"},
+			`credit for "file:urandon": no source has that name (did you mean "file:urandom"?); the names are kernel, jitter, hwrng, adc, thermal, tpm, file:urandom`},
+		{[]string{"-k", filepath.Join(dir, "signer.key"), "-t", targets, "--sources", "kernel", "--credit", "kernal=2"}, `(did you mean "kernel"?)`},
+	} {
+		code, out, errs := run(t, testEnv(), c.args...)
+		if code != 2 || !strings.Contains(errs, c.want) || out != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and %q", c.args, code, out, errs, c.want)
+		}
+	}
+	if after, _ := os.ReadFile(targets); !bytes.Equal(before, after) || len(s.Received()) != 0 {
+		t.Fatal("something was sent or written")
+	}
+	// A built-in source's name is allowed even when it does not run.
+	if code, out, errs := run(t, testEnv(), "sources", "--sources", "kernel", "--credit", "hwrng=1"); code != 0 {
+		t.Errorf("--credit hwrng=1 without hwrng: exit %d\n%s%s", code, out, errs)
+	}
+}
