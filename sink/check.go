@@ -28,9 +28,10 @@ type Summary struct {
 	State       string // the state file's path
 	Signers     []SignerSummary
 	// Descriptors is how many file descriptors the sink may hold at
-	// once: one per connection slot of each listener (MaxConns,
-	// HTTPS.MaxConns, MetricsMaxConns) and DescriptorReserve for the
-	// listeners themselves, its files and the Go runtime. The process's
+	// once: one per connection slot of each listener (MaxConns and the
+	// 64 connections being told busy, HTTPS.MaxConns, MetricsMaxConns)
+	// and DescriptorReserve for the listeners themselves, its files and
+	// the Go runtime. The process's
 	// RLIMIT_NOFILE must allow them, or a flood of one listener's
 	// connections could leave another's slots without descriptors.
 	Descriptors int
@@ -73,7 +74,7 @@ func (k *compiled) summary(c *Config) *Summary {
 		ReadTimeout: k.readTimeout,
 		MaxFrame:    k.maxFrame,
 		State:       c.StatePath(),
-		Descriptors: k.maxConns + DescriptorReserve,
+		Descriptors: k.maxConns + busyResponders + DescriptorReserve,
 	}
 	if c.HTTPS != nil {
 		s.Descriptors += cmpDefault(c.HTTPS.MaxConns, DefaultHTTPSMaxConns)

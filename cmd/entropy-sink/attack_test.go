@@ -234,7 +234,7 @@ func TestAttackLogFlood(t *testing.T) {
 // served.
 func TestAttackMetricsFlood(t *testing.T) {
 	dir := t.TempDir()
-	const limit = 400 // MaxConns 256 + metrics 16 + the reserve 64 = 336
+	const limit = 450 // MaxConns 256 + busy 64 + metrics 16 + the reserve 64 = 400
 	s := startBinary(t, []string{"prlimit", fmt.Sprintf("--nofile=%d", limit)}, "-f", attackConfig(t, dir, nil), "--metrics", freeAddr(t))
 	var conns []net.Conn
 	for i := range 600 {
@@ -283,7 +283,7 @@ func TestDescriptorLimitRefused(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
 		t.Fatalf("exit %v, want 2:\n%s", err, out)
 	}
-	for _, want := range []string{"336 file descriptors", "RLIMIT_NOFILE allows 200", "LimitNOFILE="} {
+	for _, want := range []string{"400 file descriptors", "RLIMIT_NOFILE allows 200", "LimitNOFILE="} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -27,7 +27,7 @@ func descriptorsError(sum *sink.Summary, lim uint64) error {
 	if uint64(sum.Descriptors) <= lim {
 		return nil
 	}
-	return cli.Hint(cli.Usagef("the sink may hold %d file descriptors (one per connection slot of its listeners, %d more for its files), "+
+	return cli.Hint(cli.Usagef("the sink may hold %d file descriptors (one per connection its listeners may hold, %d more for its files), "+
 		"but RLIMIT_NOFILE allows %d", sum.Descriptors, sink.DescriptorReserve, lim),
 		"raise the limit (LimitNOFILE= in the systemd unit, ulimit -n in a shell) or lower MaxConns (HTTPS.MaxConns)")
 }
