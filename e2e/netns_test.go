@@ -108,9 +108,14 @@ func newLAN(t *testing.T, n int) *lan {
 func (l *lan) shape(t *testing.T, i int, rate string, burst, lossPct int) {
 	t.Helper()
 	b := strconv.Itoa(burst)
-	// A deep queue, as a phone's hotspot has: a minute and a half at 300 B/s.
-	sh(t, "ip", "netns", "exec", l.hosts[i], "tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", rate, "burst", b, "limit", "30000")
-	sh(t, "ip", "netns", "exec", l.hub, "tc", "qdisc", "add", "dev", fmt.Sprintf("h%d", i), "root", "tbf", "rate", rate, "burst", b, "limit", "30000")
+	// The queue holds 6000 bytes each way: four full-size packets (a frame
+	// for each of three sinks and the small packets around them), 20 s at
+	// 300 B/s. A deeper one is no truer to a hotspot, whose queue holds a
+	// few seconds at its own rate, and at this rate it fills with TCP's
+	// retransmissions: in a 100 s queue a SYN can wait more than 90 s.
+	const limit = "6000"
+	sh(t, "ip", "netns", "exec", l.hosts[i], "tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", rate, "burst", b, "limit", limit)
+	sh(t, "ip", "netns", "exec", l.hub, "tc", "qdisc", "add", "dev", fmt.Sprintf("h%d", i), "root", "tbf", "rate", rate, "burst", b, "limit", limit)
 	if lossPct > 0 {
 		rules := fmt.Sprintf(`table inet es {
 	chain in { type filter hook input priority 0; numgen random mod 100 < %d counter drop; }
@@ -122,6 +127,19 @@ func (l *lan) shape(t *testing.T, i int, rate string, burst, lossPct int) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("nft: %v\n%s", err, out)
 		}
+	}
+}
+
+// forgetTCP empties every host's TCP metrics cache: the round-trip times
+// Linux keeps for an hour per destination, from which a new connection's
+// first retransmission timeout is set (three times the cached time). A
+// board's runs are hours apart, so each of its runs starts without them;
+// runs seconds apart on a slow link would otherwise wait tens of seconds
+// for a first segment lost.
+func (l *lan) forgetTCP(t *testing.T) {
+	t.Helper()
+	for _, h := range l.hosts {
+		sh(t, "ip", "-n", h, "tcp_metrics", "flush", "all")
 	}
 }
 
