@@ -274,10 +274,11 @@ func TestAttackMetricsFlood(t *testing.T) {
 }
 
 // A sink whose connection slots need more descriptors than its
-// RLIMIT_NOFILE allows refuses to start, saying so.
+// RLIMIT_NOFILE allows refuses to start, saying so; check warns of it.
 func TestDescriptorLimitRefused(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command("prlimit", "--nofile=200", sinkBinary(t), "-f", attackConfig(t, dir, nil), "--metrics", freeAddr(t))
+	cfg := attackConfig(t, dir, nil)
+	cmd := exec.Command("prlimit", "--nofile=200", sinkBinary(t), "-f", cfg, "--metrics", freeAddr(t))
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
@@ -287,5 +288,10 @@ func TestDescriptorLimitRefused(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// check, which may run under another limit than the service, warns.
+	out, err = exec.Command("prlimit", "--nofile=200", sinkBinary(t), "check", "-f", cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "warning: the sink may hold 384 file descriptors") || !strings.Contains(string(out), "would refuse to start") {
+		t.Errorf("check under a limit of 200: %v\n%s", err, out)
 	}
 }
