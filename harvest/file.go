@@ -7,106 +7,35 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/entropyshare/entropyshare/internal/privfile"
 )
 
-// fileKinds is a set of the kinds of file a path may name.
-type fileKinds uint8
-
-const (
-	regularFile fileKinds = 1 << iota
-	charDevice
-	namedPipe
-)
-
-func (k fileKinds) String() string {
-	var names []string
-	for _, n := range []struct {
-		k    fileKinds
-		name string
-	}{{regularFile, "a regular file"}, {charDevice, "a character device"}, {namedPipe, "a named pipe"}} {
-		if k&n.k != 0 {
-			names = append(names, n.name)
-		}
-	}
-	if len(names) > 1 {
-		return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
-	}
-	return strings.Join(names, "")
-}
-
-// kindOf returns the one kind mode is, or 0 for any other.
-func kindOf(mode fs.FileMode) fileKinds {
-	switch {
-	case mode.IsRegular():
-		return regularFile
-	case mode&fs.ModeCharDevice != 0:
-		return charDevice
-	case mode&fs.ModeNamedPipe != 0:
-		return namedPipe
-	}
-	return 0
-}
-
-// kindError: a path names a file of a kind that cannot be used there. It
-// unwraps to ErrConfig: the path is a mistake to fix.
-type kindError struct {
-	Path string
-	Mode fs.FileMode
-	Want fileKinds
-}
-
-func (e *kindError) Error() string {
-	var is string
-	switch m := e.Mode; {
-	case m.IsRegular():
-		is = "a regular file"
-	case m&fs.ModeCharDevice != 0:
-		is = "a character device"
-	case m&fs.ModeNamedPipe != 0:
-		is = "a named pipe"
-	case m.IsDir():
-		is = "a directory"
-	case m&fs.ModeDevice != 0:
-		is = "a block device"
-	case m&fs.ModeSocket != 0:
-		is = "a socket"
-	default:
-		is = "not a regular file"
-	}
-	if !strings.HasPrefix(is, "not ") {
-		is = "is " + is
-	}
-	return fmt.Sprintf("%s: %s; want %s", e.Path, is, e.Want)
-}
-
-func (e *kindError) Unwrap() error { return ErrConfig }
-
-// openRead opens path for reading, of one of the kinds in want. It opens
-// with O_NONBLOCK, since opening a named pipe that has no writer would
-// otherwise wait for one past every time limit and signal, and checks
-// the kind on the descriptor, not the path. The descriptor stays
+// openRead opens path for reading, of one of the kinds in want, with
+// privfile.OpenKind: without waiting for a writer to a named pipe, and
+// checking the kind on the descriptor. The descriptor stays
 // non-blocking: a caller that reads a pollable file (a named pipe, most
 // character devices) gets deadlines from it; for the others see
-// readDevice.
-func openRead(path string, want fileKinds) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
+// readDevice. A file of another kind is a *kindError.
+func openRead(path string, want privfile.Kinds) (*os.File, error) {
+	f, err := privfile.OpenKind(path, want)
+	var pe *fs.PathError
+	if errors.Is(err, privfile.ErrNotRegular) && errors.As(err, &pe) {
+		return nil, &kindError{pe}
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if kindOf(st.Mode())&want == 0 {
-		f.Close()
-		return nil, &kindError{Path: path, Mode: st.Mode(), Want: want}
-	}
-	return f, nil
+	return f, err
 }
+
+// kindError: a path names a file of a kind that cannot be used there,
+// "PATH: is a named pipe; want a regular file". It unwraps to ErrConfig
+// as well as to privfile's error: the path is a mistake to fix.
+type kindError struct{ err *fs.PathError }
+
+func (e *kindError) Error() string { return e.err.Path + ": " + e.err.Err.Error() }
+
+func (e *kindError) Unwrap() []error { return []error{e.err, ErrConfig} }
 
 // readDevice reads up to n bytes from path: a regular file, a character
 // device or a named pipe (a FIFO another program feeds). It returns
@@ -121,7 +50,7 @@ func openRead(path string, want fileKinds) (*os.File, error) {
 // read that outlives ctx is abandoned, and its goroutine closes the file
 // when the read ends.
 func readDevice(ctx context.Context, path string, n int) ([]byte, error) {
-	f, err := openRead(path, regularFile|charDevice|namedPipe)
+	f, err := openRead(path, privfile.Regular|privfile.CharDevice|privfile.NamedPipe)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +61,7 @@ func readDevice(ctx context.Context, path string, n int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		data, err := readPolled(ctx, f, n, kindOf(st.Mode()) == namedPipe)
+		data, err := readPolled(ctx, f, n, st.Mode()&fs.ModeNamedPipe != 0)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", path, err)
 		}

@@ -18,6 +18,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/entropyshare/entropyshare/internal/privfile"
 )
 
 // Plugins are WebAssembly modules run with wazero. The ABI needs no SDK
@@ -242,7 +244,7 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 
 // readWasm reads the module file at path, of at most max bytes.
 func readWasm(path string, max int64) ([]byte, error) {
-	f, err := openRead(path, regularFile)
+	f, err := openRead(path, privfile.Regular)
 	if err != nil {
 		return nil, err
 	}

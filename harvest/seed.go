@@ -31,7 +31,7 @@ func CheckSeedFile(path string) error {
 func readSeedFile(path string) ([]byte, error) {
 	// Checked on the file read, not whatever the path names later; a
 	// named pipe is refused without waiting for a writer.
-	f, err := openRead(path, regularFile)
+	f, err := openRead(path, privfile.Regular)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -9,19 +9,68 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"syscall"
 )
 
-// ErrNotRegular is what Open's error unwraps to for a path that names
-// something other than a regular file.
+// ErrNotRegular is what the error of Open, or of OpenKind, unwraps to for
+// a path that names a file of a kind not wanted there.
 var ErrNotRegular = errors.New("not a regular file")
 
+// Kinds is a set of the kinds of file a path may be wanted to name.
+type Kinds uint8
+
+const (
+	Regular Kinds = 1 << iota
+	CharDevice
+	NamedPipe
+)
+
+// String names the kinds as a message does: "a regular file, a character
+// device or a named pipe".
+func (k Kinds) String() string {
+	var names []string
+	for _, n := range []struct {
+		k    Kinds
+		name string
+	}{{Regular, "a regular file"}, {CharDevice, "a character device"}, {NamedPipe, "a named pipe"}} {
+		if k&n.k != 0 {
+			names = append(names, n.name)
+		}
+	}
+	if len(names) > 1 {
+		return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	}
+	return strings.Join(names, "")
+}
+
+// kindOf returns the one kind mode is, or 0 for any other.
+func kindOf(mode fs.FileMode) Kinds {
+	switch {
+	case mode.IsRegular():
+		return Regular
+	case mode&fs.ModeCharDevice != 0:
+		return CharDevice
+	case mode&fs.ModeNamedPipe != 0:
+		return NamedPipe
+	}
+	return 0
+}
+
 // Open opens path for reading and refuses, with an *fs.PathError that
-// unwraps to ErrNotRegular, anything but a regular file. It opens without
-// blocking: a named pipe with no writer would otherwise hold open() past
-// every timeout and signal (cron's next runs then find the lock taken),
-// and checks the kind on the descriptor, not on the path.
+// unwraps to ErrNotRegular, anything but a regular file. It is OpenKind
+// for Regular.
 func Open(path string) (*os.File, error) {
+	return OpenKind(path, Regular)
+}
+
+// OpenKind opens path for reading and refuses, with an *fs.PathError that
+// unwraps to ErrNotRegular, a file of a kind not in want. It opens
+// without blocking: a named pipe with no writer would otherwise hold
+// open() past every timeout and signal (cron's next runs then find the
+// lock taken), and checks the kind on the descriptor, not on the path.
+// The descriptor stays non-blocking.
+func OpenKind(path string, want Kinds) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
@@ -31,19 +80,24 @@ func Open(path string) (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
+	if kindOf(fi.Mode())&want == 0 {
 		f.Close()
-		return nil, &fs.PathError{Op: "open", Path: path, Err: notRegularError{fi.Mode()}}
+		return nil, &fs.PathError{Op: "open", Path: path, Err: kindError{fi.Mode(), want}}
 	}
 	return f, nil
 }
 
-// notRegularError says what a path names instead of a regular file.
-type notRegularError struct{ mode fs.FileMode }
+// kindError says what a path names instead of a kind wanted.
+type kindError struct {
+	mode fs.FileMode
+	want Kinds
+}
 
-func (e notRegularError) Error() string {
+func (e kindError) Error() string {
 	is := "is not a regular file (mode " + e.mode.String() + ")"
 	switch m := e.mode; {
+	case m.IsRegular():
+		is = "is a regular file"
 	case m.IsDir():
 		is = "is a directory"
 	case m&fs.ModeNamedPipe != 0:
@@ -55,10 +109,10 @@ func (e notRegularError) Error() string {
 	case m&fs.ModeSocket != 0:
 		is = "is a socket"
 	}
-	return is + "; want a regular file"
+	return is + "; want " + e.want.String()
 }
 
-func (e notRegularError) Is(target error) bool { return target == ErrNotRegular }
+func (e kindError) Is(target error) bool { return target == ErrNotRegular }
 
 // ErrPermissions is what every *PermissionError unwraps to.
 var ErrPermissions = errors.New("a private file is open to group or others")
