@@ -46,17 +46,7 @@ func (e *fileError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "source: %s", e.Path)
 	if e.Index >= 0 {
-		fmt.Fprintf(&b, ": entry %d", e.Index)
-		var who []string
-		if e.Name != "" {
-			who = append(who, fmt.Sprintf("Name %q", e.Name))
-		}
-		if e.Address != "" {
-			who = append(who, fmt.Sprintf("Address %q", e.Address))
-		}
-		if len(who) > 0 {
-			fmt.Fprintf(&b, " (%s)", strings.Join(who, ", "))
-		}
+		b.WriteString(": " + entryLabel(e.Index, e.Name, e.Address))
 	}
 	if e.Field != "" {
 		fmt.Fprintf(&b, ": field %s", e.Field)
@@ -66,6 +56,23 @@ func (e *fileError) Error() string {
 }
 
 func (e *fileError) Unwrap() error { return e.Err }
+
+// entryLabel names a targets-file entry in a message: its index from 0,
+// with its Name and Address where it has them:
+// `entry 2 (Name "lab", Address "10.0.0.7:8443")`.
+func entryLabel(index int, name, address string) string {
+	var who []string
+	if name != "" {
+		who = append(who, fmt.Sprintf("Name %q", name))
+	}
+	if address != "" {
+		who = append(who, fmt.Sprintf("Address %q", address))
+	}
+	if len(who) == 0 {
+		return fmt.Sprintf("entry %d", index)
+	}
+	return fmt.Sprintf("entry %d (%s)", index, strings.Join(who, ", "))
+}
 
 // Is makes every fileError a configuration error.
 func (e *fileError) Is(target error) bool { return target == ErrConfig }

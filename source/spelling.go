@@ -24,17 +24,7 @@ type Misspelling struct {
 
 func (m Misspelling) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "entry %d", m.Entries[0])
-	var who []string
-	if m.Name != "" {
-		who = append(who, fmt.Sprintf("Name %q", m.Name))
-	}
-	if m.Address != "" {
-		who = append(who, fmt.Sprintf("Address %q", m.Address))
-	}
-	if len(who) > 0 {
-		fmt.Fprintf(&b, " (%s)", strings.Join(who, ", "))
-	}
+	b.WriteString(entryLabel(m.Entries[0], m.Name, m.Address))
 	fmt.Fprintf(&b, ": unknown field %q", m.Field)
 	if more := m.Entries[1:]; len(more) > 0 {
 		s := make([]string, len(more))
