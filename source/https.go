@@ -95,23 +95,16 @@ const maxAnswer = 4 << 10
 // that is no status reply (the sink does not know this client, a 429, an
 // HTTP error) is an *httpsError.
 func (r *run) post(ctx context.Context, t *Target, tc *tls.Config, payload []byte, res *Result) (packet.Status, int64, error) {
-	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
 	u, _ := httpsURL(t.Address)
 	host := u.Host
 	if u.Port() == "" {
 		host = net.JoinHostPort(u.Hostname(), "443")
 	}
-	raw, err := (&net.Dialer{}).DialContext(dctx, "tcp", host)
-	cancel()
+	raw, done, err := r.dial(ctx, host)
 	if err != nil {
-		return 0, 0, fmt.Errorf("connecting: %w", ctxErr(ctx, err))
-	}
-	defer raw.Close()
-	if err := raw.SetDeadline(time.Now().Add(r.cfg.IOTimeout)); err != nil {
 		return 0, 0, err
 	}
-	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer done()
 	conn := tls.Client(raw, tc)
 	if err := conn.HandshakeContext(ctx); err != nil {
 		return 0, 0, tlsError(ctxErr(ctx, err), t)

@@ -106,6 +106,25 @@ func (r *run) deliver(ctx context.Context, res *Result) {
 	}
 }
 
+// dial connects to host:port within DialTimeout and gives the whole
+// exchange that follows IOTimeout; when ctx is done the connection's
+// deadline passes at once. done ends the watch on ctx and closes the
+// connection.
+func (r *run) dial(ctx context.Context, hostport string) (conn net.Conn, done func(), err error) {
+	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
+	conn, err = (&net.Dialer{}).DialContext(dctx, "tcp", hostport)
+	cancel()
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting: %w", ctxErr(ctx, err))
+	}
+	if err := conn.SetDeadline(time.Now().Add(r.cfg.IOTimeout)); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	return conn, func() { stop(); conn.Close() }, nil
+}
+
 // jump returns the counter to retry with after the sink reported stored.
 func jump(ours, stored int64) (int64, error) {
 	if stored < ours || stored-ours > maxCounterJump || stored == math.MaxInt64 {
@@ -130,18 +149,11 @@ func (r *run) send(ctx context.Context, t *Target, p *packet.Packet, res *Result
 	if t.HTTPS() {
 		return r.post(ctx, t, res.tls, payload, res)
 	}
-	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
-	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", t.Address)
-	cancel()
+	conn, done, err := r.dial(ctx, t.Address)
 	if err != nil {
-		return 0, 0, fmt.Errorf("connecting: %w", ctxErr(ctx, err))
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(r.cfg.IOTimeout)); err != nil {
 		return 0, 0, err
 	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer done()
 	if err := packet.WriteFrame(conn, payload); err != nil {
 		return 0, 0, fmt.Errorf("sending: %w", ctxErr(ctx, err))
 	}
