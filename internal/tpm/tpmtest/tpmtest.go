@@ -6,13 +6,14 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/entropyshare/entropyshare/internal/testtool"
 )
 
 // Simulator is a running swtpm.
@@ -29,19 +30,11 @@ type Simulator struct {
 	log    bytes.Buffer
 }
 
-// RequireTool finds an external tool, or skips the test when it is
-// missing, unless ENTROPYSHARE_TOOLS=required (the Makefile's setting),
-// when a missing tool fails it.
+// RequireTool is testtool.Require: it finds an external tool, or skips
+// the test when it is missing (fails it under ENTROPYSHARE_TOOLS=required).
 func RequireTool(tb testing.TB, name string) string {
 	tb.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("ENTROPYSHARE_TOOLS") == "required" {
-			tb.Fatalf("%s is required (ENTROPYSHARE_TOOLS=required) but not installed: %v", name, err)
-		}
-		tb.Skipf("%s not installed (set ENTROPYSHARE_TOOLS=required to fail instead)", name)
-	}
-	return p
+	return testtool.Require(tb, name)
 }
 
 // Start runs swtpm with a new state in a temporary folder, on a free
