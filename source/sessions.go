@@ -28,8 +28,6 @@ const (
 	// sessionLifetime is TLS 1.3's limit on a ticket; older entries are
 	// dropped when the file is written.
 	sessionLifetime = 7 * 24 * time.Hour
-	// maxSessionsFile bounds what a run reads of the file.
-	maxSessionsFile = 4 << 20
 )
 
 // sessionFile is the sessions of a run, by target and client certificate.
@@ -49,8 +47,9 @@ type sessionEntry struct {
 	Stored int64
 }
 
-// loadSessions reads the sessions file at path. It always returns a
-// usable file; the error, when there is one, is worth a warning.
+// loadSessions reads the sessions file at path, with privfile.Read (which
+// refuses one larger than 64 KB). It always returns a usable file; the
+// error, when there is one, is worth a warning.
 func loadSessions(path string, now func() time.Time) (*sessionFile, error) {
 	f := &sessionFile{now: now, entries: map[string]sessionEntry{}}
 	data, err := privfile.Read(path)
@@ -61,9 +60,6 @@ func loadSessions(path string, now func() time.Time) (*sessionFile, error) {
 		return f, fmt.Errorf("TLS sessions file not used (full handshakes; it is written afresh): %w", err)
 	}
 	defer clear(data)
-	if len(data) > maxSessionsFile {
-		return f, fmt.Errorf("TLS sessions file %s: larger than %d bytes; not used", path, maxSessionsFile)
-	}
 	if err := json.Unmarshal(data, &f.entries); err != nil {
 		f.entries = map[string]sessionEntry{}
 		return f, fmt.Errorf("TLS sessions file %s does not parse (%v); not used", path, err)
