@@ -69,8 +69,9 @@ func SyncDir(dir string) error {
 
 // RemoveTemp removes the temporary files that WriteFile and Replace leave
 // beside path when the process dies before renaming them: the regular
-// files in path's folder named "." + path's base name + digits. The caller must hold whatever lock serialises the writers of
-// path, or it may remove a file another writer is about to rename.
+// files in path's folder named "." + path's base name + digits. The
+// caller must hold whatever lock serialises the writers of path, or it
+// may remove a file another writer is about to rename.
 func RemoveTemp(path string) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
