@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/internal/testtool"
 	"github.com/entropyshare/entropyshare/internal/testtool/testpki"
 	"github.com/entropyshare/entropyshare/internal/tlsca"
 	"github.com/entropyshare/entropyshare/packet"
@@ -35,13 +35,7 @@ func writeHTTPSConfig(t *testing.T, dir string) (string, *http.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	c.HTTPS = &sink.HTTPSConfig{Address: "127.0.0.1:" + strconv.Itoa(port), Cert: "sink-tls.crt", Key: "sink-tls.key",
+	c.HTTPS = &sink.HTTPSConfig{Address: testtool.FreeAddr(t), Cert: "sink-tls.crt", Key: "sink-tls.key",
 		ClientCA: "ca.crt", Clients: map[string]sink.ClientRights{"board1": {Push: true}}}
 	data, err := c.Marshal()
 	if err != nil {

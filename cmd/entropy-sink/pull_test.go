@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/testtool"
 	"github.com/entropyshare/entropyshare/internal/testtool/testpki"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/sink"
@@ -92,9 +93,7 @@ func TestPullFailures(t *testing.T) {
 	dir, url := pullSink(t, 1)
 	p := func(n string) string { return filepath.Join(dir, n) }
 	pool := p("pool.bin")
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	closedURL := "https://" + closed.Addr().String()
-	closed.Close()
+	closedURL := "https://" + testtool.FreeAddr(t)
 	for _, tc := range []struct {
 		name                    string
 		from, cert, key, ca, by string
