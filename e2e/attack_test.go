@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/entropyshare/entropyshare/internal/testtool"
 )
 
 // TestAttackHolders: attackers on several loopback addresses hold every
@@ -43,7 +45,7 @@ func TestAttackHolders(t *testing.T) {
 	dir := t.TempDir()
 	sg := newSigner(t, dir, "signer")
 	k := newSinkKeys(t, dir, "sink")
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	cfg, pool := writeSinkConfig(t, dir, "sink", addr, k, sg, sinkOpts{})
 	sp := startSink(t, "", cfg, pool, addr)
 	pid := sp.pid()

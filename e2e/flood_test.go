@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/entropyshare/entropyshare/internal/testtool"
 )
 
 // TestFlood: garbage, half-open and slow connections by the thousand against
@@ -33,7 +35,7 @@ func TestFlood(t *testing.T) {
 	dir := t.TempDir()
 	sg := newSigner(t, dir, "signer")
 	k := newSinkKeys(t, dir, "sink")
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	cfg, pool := writeSinkConfig(t, dir, "sink", addr, k, sg, sinkOpts{ReadTimeout: "2s"})
 	sp := startSink(t, "", cfg, pool, addr)
 	targets := filepath.Join(dir, "targets.json")

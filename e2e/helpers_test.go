@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/testtool"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/sink"
@@ -377,7 +378,7 @@ func (s *sinkProc) accepted() map[string][]int64 {
 	out := map[string][]int64{}
 	sc := bufio.NewScanner(strings.NewReader(s.log()))
 	for sc.Scan() {
-		f := logFields(sc.Text())
+		f := testtool.LogFields(sc.Text())
 		if f["msg"] != "accepted" {
 			continue
 		}
@@ -396,40 +397,11 @@ func (s *sinkProc) logLines(msg string) []map[string]string {
 	sc := bufio.NewScanner(strings.NewReader(s.log()))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		if f := logFields(sc.Text()); f["msg"] == msg {
+		if f := testtool.LogFields(sc.Text()); f["msg"] == msg {
 			out = append(out, f)
 		}
 	}
 	return out
-}
-
-// logFields parses one slog text line (key=value, values maybe quoted).
-func logFields(line string) map[string]string {
-	f := map[string]string{}
-	for line != "" {
-		line = strings.TrimLeft(line, " ")
-		eq := strings.IndexByte(line, '=')
-		if eq < 0 {
-			break
-		}
-		key := line[:eq]
-		line = line[eq+1:]
-		var val string
-		if strings.HasPrefix(line, `"`) {
-			if v, err := strconv.QuotedPrefix(line); err == nil {
-				val, _ = strconv.Unquote(v)
-				line = line[len(v):]
-			} else {
-				val, line = line, ""
-			}
-		} else if sp := strings.IndexByte(line, ' '); sp >= 0 {
-			val, line = line[:sp], line[sp:]
-		} else {
-			val, line = line, ""
-		}
-		f[key] = val
-	}
-	return f
 }
 
 func tail(s string, n int) string {
@@ -521,17 +493,6 @@ func runSource(t *testing.T, ns string, s *signer, targets, seed string, extra .
 		t.Fatalf("entropy-source: %v", err)
 	}
 	return r
-}
-
-// freeAddr returns a loopback address nobody listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // Frames sealed by the test itself.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/testtool"
 	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/keys"
 	"github.com/entropyshare/entropyshare/packet"
@@ -76,7 +77,7 @@ func TestMixedPeers(t *testing.T) {
 	old := newSigner(t, dir, "signerOld")
 
 	kP1, kP2, kM, kO := newSinkKeys(t, dir, "p1"), newSinkKeys(t, dir, "p2"), newSinkKeys(t, dir, "mixed"), newSinkKeys(t, dir, "orig")
-	addrP1, addrP2, addrM := freeAddr(t), freeAddr(t), freeAddr(t)
+	addrP1, addrP2, addrM := testtool.FreeAddr(t), testtool.FreeAddr(t), testtool.FreeAddr(t)
 	cfgP1, poolP1 := writeSinkConfig(t, dir, "p1", addrP1, kP1, a, sinkOpts{Legacy: true})
 	cfgP2, poolP2 := writeSinkConfig(t, dir, "p2", addrP2, kP2, a, sinkOpts{})
 	cfgM, poolM := writeSinkConfig(t, dir, "mixed", addrM, kM, a, sinkOpts{Extra: []extraSigner{{Name: "old", S: old, Legacy: true}}})
@@ -189,7 +190,7 @@ func originalVectors(t *testing.T, dir string) string {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	pool := filepath.Join(dir, "vectors.pool")
 	set := func(k string, v any) {
 		b, _ := json.Marshal(v)

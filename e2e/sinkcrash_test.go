@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/testtool"
 	"github.com/entropyshare/entropyshare/packet"
 )
 
@@ -35,7 +36,7 @@ func TestSinkCrash(t *testing.T) {
 	sgs := []*signer{newSigner(t, dir, "signer0"), newSigner(t, dir, "signer1"), newSigner(t, dir, "signer2")}
 	names := []string{"default", "s1", "s2"}
 	k := newSinkKeys(t, dir, "sink")
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	// Every sender and replayer connects from 127.0.0.1: the per-address
 	// cap (8) would answer some of them busy, which this scenario, about
 	// crashes, does not test (TestAttack* in cmd/entropy-sink do).

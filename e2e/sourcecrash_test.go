@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/entropyshare/entropyshare/internal/testtool"
 )
 
 // TestSourceCrash: entropy-source runs against three sinks on loopback are
@@ -28,7 +30,7 @@ func TestSourceCrash(t *testing.T) {
 	for i := range 3 {
 		name := fmt.Sprintf("sink%d", i)
 		k := newSinkKeys(t, dir, name)
-		addr := freeAddr(t)
+		addr := testtool.FreeAddr(t)
 		cfg, pool := writeSinkConfig(t, dir, name, addr, k, sg, sinkOpts{ReadTimeout: "2s"})
 		sinks = append(sinks, startSink(t, "", cfg, pool, addr))
 		addTarget(t, targets, addr, k, name)

@@ -10,17 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// mkfifo makes a named pipe in a folder of the test's.
-func mkfifo(t *testing.T, name string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := syscall.Mkfifo(p, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	return p
-}
+	"github.com/entropyshare/entropyshare/internal/testtool"
+)
 
 // within runs f and fails the test if it has not returned after limit
 // (f is then left running): a blocked open would otherwise hang the test
@@ -43,7 +35,7 @@ func within(t *testing.T, limit time.Duration, f func()) {
 // a seed file or a plugin, and as a file source is read until the source
 // times out; none of them blocks in open.
 func TestFIFONoWriter(t *testing.T) {
-	fifo := mkfifo(t, "fifo")
+	fifo := testtool.Fifo(t, "fifo")
 	within(t, 10*time.Second, func() {
 		_, err := readSeedFile(fifo)
 		want := "harvest: reading seed file: " + fifo + ": is a named pipe; want a regular file"
@@ -97,7 +89,7 @@ func TestFIFOWriter(t *testing.T) {
 		{"writer first", 0, data[:100], data[:100]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fifo := mkfifo(t, "fifo")
+			fifo := testtool.Fifo(t, "fifo")
 			wrote := make(chan error, 1)
 			go func() {
 				time.Sleep(tc.delay)
@@ -130,7 +122,7 @@ func TestFIFOWriter(t *testing.T) {
 // TestFIFOPartial: what a writer that stays open sent before the time
 // limit is the reading.
 func TestFIFOPartial(t *testing.T) {
-	fifo := mkfifo(t, "fifo")
+	fifo := testtool.Fifo(t, "fifo")
 	go func() {
 		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 		if err != nil {
@@ -186,7 +178,7 @@ func TestFileKinds(t *testing.T) {
 // TestHarvestFIFOSource: in a whole harvest, a named pipe with no writer
 // costs its source's time limit and is reported; the run goes on.
 func TestHarvestFIFOSource(t *testing.T) {
-	fifo := mkfifo(t, "pipe")
+	fifo := testtool.Fifo(t, "pipe")
 	h := harvester{cfg: Config{Files: []string{fifo}, SourceTimeout: 300 * time.Millisecond, MinBits: 8},
 		sources: []entropySource{fakeSource{name: "ok", data: randBytes(64), bits: 8}}}
 	within(t, 10*time.Second, func() {

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/testtool"
+	"github.com/entropyshare/entropyshare/internal/testtool/testpki"
 	"github.com/entropyshare/entropyshare/internal/tlsca"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,53 +43,15 @@ import (
 func newPKI(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
-	now := time.Now()
-	write := func(base string, p *tlsca.Pair) error {
-		if err := os.WriteFile(filepath.Join(dir, base+".crt"), p.Cert, 0o644); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, base+".key"), p.Key, 0o600)
-	}
-	authority := func(base string) (*tlsca.Authority, error) {
-		p, err := tlsca.NewCA(base, time.Hour, now)
-		if err != nil {
-			return nil, err
-		}
-		if err := write(base, p); err != nil {
-			return nil, err
-		}
-		return tlsca.ParseAuthority(p.Cert, p.Key)
-	}
-	ca, err := authority("ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := authority("other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaves := []struct {
-		base string
-		by   *tlsca.Authority
-		leaf tlsca.Leaf
-	}{
-		{"sink", ca, tlsca.Leaf{Name: "sink1", Usage: tlsca.Server, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}},
-		{"board1", ca, tlsca.Leaf{Name: "board1", Usage: tlsca.Client}},
-		{"web1", ca, tlsca.Leaf{Name: "web1", Usage: tlsca.Client}},
-		{"web2", ca, tlsca.Leaf{Name: "web2", Usage: tlsca.Client}},
-		{"web3", ca, tlsca.Leaf{Name: "web3", Usage: tlsca.Client}},
-		{"nobody", ca, tlsca.Leaf{Name: "nobody", Usage: tlsca.Client}},
-		{"stranger", other, tlsca.Leaf{Name: "web1", Usage: tlsca.Client}},
-	}
-	for _, l := range leaves {
-		p, err := l.by.Issue(l.leaf, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := write(l.base, p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testpki.Write(t, dir, []string{"ca", "other"}, map[string]testpki.Cert{
+		"sink":     testpki.Server("ca", "sink1"),
+		"board1":   testpki.Client("ca", "board1"),
+		"web1":     testpki.Client("ca", "web1"),
+		"web2":     testpki.Client("ca", "web2"),
+		"web3":     testpki.Client("ca", "web3"),
+		"nobody":   testpki.Client("ca", "nobody"),
+		"stranger": testpki.Client("other", "web1"),
+	})
 	return dir
 }
 

@@ -96,11 +96,7 @@ func TestReloadFailureKeepsServing(t *testing.T) {
 	dir := t.TempDir()
 	k := vectorKeys(t)
 	cfg := testConfig(t, dir, nil)
-	s, err := New(cfg, Options{now: func() time.Time { return epoch }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := serveOn(t, s)
+	s, addr := start(t, cfg, Options{})
 	pool := filepath.Join(dir, "pool.bin")
 	if got, _ := send(t, addr, frame(t, k.signer, packet.Protocol2, k.sinkPublic, 1, epoch)); got != packet.StatusAccepted {
 		t.Fatal(got)
@@ -134,24 +130,6 @@ func TestReloadFailureKeepsServing(t *testing.T) {
 	}
 }
 
-// serveOn serves s on 127.0.0.1 and shuts it down at cleanup.
-func serveOn(t *testing.T, s *Server) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := contextWithTimeout(10 * time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return l.Addr().String()
-}
-
 // A frame in flight during a reload finishes under the configuration it
 // arrived under: its signer, removed meanwhile, is still accepted, and its
 // chunk goes to the pool of that configuration; the next frame is served
@@ -161,11 +139,7 @@ func TestReloadInFlight(t *testing.T) {
 	k := vectorKeys(t)
 	b := extraSigner(t, 0)
 	cfg := testConfig(t, dir, func(c *Config) { c.Signers = []SignerConfig{{Name: "b", Signer: pkix(t, b)}} })
-	s, err := New(cfg, Options{now: func() time.Time { return epoch }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := serveOn(t, s)
+	s, addr := start(t, cfg, Options{})
 	poolA, poolB := filepath.Join(dir, "pool.bin"), filepath.Join(dir, "pool-b.bin")
 
 	f := frame(t, b, packet.Protocol2, k.sinkPublic, 1, epoch)
@@ -339,11 +313,7 @@ func TestReloadInFlightAcrossReloads(t *testing.T) {
 	dir := t.TempDir()
 	k := vectorKeys(t)
 	cfg := testConfig(t, dir, nil)
-	s, err := New(cfg, Options{now: func() time.Time { return epoch }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := serveOn(t, s)
+	s, addr := start(t, cfg, Options{})
 	f := frame(t, k.signer, packet.Protocol2, k.sinkPublic, 1, epoch)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/testtool/testpki"
 	"github.com/entropyshare/entropyshare/internal/tlsca"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/sink"
@@ -30,43 +31,12 @@ type pki struct{ dir string }
 func newPKI(t testing.TB) pki {
 	t.Helper()
 	dir := t.TempDir()
-	now := time.Now()
-	write := func(base string, p *tlsca.Pair) {
-		if err := os.WriteFile(filepath.Join(dir, base+".crt"), p.Cert, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, base+".key"), p.Key, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	authority := func(base string) *tlsca.Authority {
-		p, err := tlsca.NewCA(base, time.Hour, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(base, p)
-		a, err := tlsca.ParseAuthority(p.Cert, p.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	ca, other := authority("ca"), authority("other")
-	for base, l := range map[string]struct {
-		by   *tlsca.Authority
-		leaf tlsca.Leaf
-	}{
-		"sink":     {ca, tlsca.Leaf{Name: "sink1", Usage: tlsca.Server, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}},
-		"board1":   {ca, tlsca.Leaf{Name: "board1", Usage: tlsca.Client}},
-		"nobody":   {ca, tlsca.Leaf{Name: "nobody", Usage: tlsca.Client}},
-		"stranger": {other, tlsca.Leaf{Name: "board1", Usage: tlsca.Client}},
-	} {
-		p, err := l.by.Issue(l.leaf, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(base, p)
-	}
+	testpki.Write(t, dir, []string{"ca", "other"}, map[string]testpki.Cert{
+		"sink":     testpki.Server("ca", "sink1"),
+		"board1":   testpki.Client("ca", "board1"),
+		"nobody":   testpki.Client("ca", "nobody"),
+		"stranger": testpki.Client("other", "board1"),
+	})
 	return pki{dir}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/testtool"
 	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/sink"
@@ -24,7 +25,7 @@ import (
 // MaxConnsPerAddress and a source elsewhere is served.
 func TestAttackOneAddressHoldsAll(t *testing.T) {
 	dir := t.TempDir()
-	s := startBinary(t, nil, "-f", attackConfig(t, dir, nil), "--metrics", freeAddr(t))
+	s := startBinary(t, nil, "-f", attackConfig(t, dir, nil), "--metrics", testtool.FreeAddr(t))
 	idle := holdIdle(t, "127.0.0.2", s.addr, 300)
 	time.Sleep(500 * time.Millisecond)
 	for i := range 5 {
@@ -55,7 +56,7 @@ func TestAttackOneAddressHoldsAll(t *testing.T) {
 // most, instead of being refused.
 func TestAttackManyAddressesFillTable(t *testing.T) {
 	dir := t.TempDir()
-	s := startBinary(t, nil, "-f", attackConfig(t, dir, nil), "--metrics", freeAddr(t))
+	s := startBinary(t, nil, "-f", attackConfig(t, dir, nil), "--metrics", testtool.FreeAddr(t))
 	var idle []net.Conn
 	for a := range 32 {
 		idle = append(idle, holdIdle(t, fmt.Sprintf("127.0.0.%d", 10+a), s.addr, 8)...)
@@ -169,7 +170,7 @@ func badSignatureFrame(t *testing.T) []byte {
 // "replay" with the first one's reply.
 func TestAttackReplayedFrame(t *testing.T) {
 	dir := t.TempDir()
-	s := startBinary(t, nil, "-f", attackConfig(t, dir, nil), "--metrics", freeAddr(t))
+	s := startBinary(t, nil, "-f", attackConfig(t, dir, nil), "--metrics", testtool.FreeAddr(t))
 	bad := badSignatureFrame(t)
 	for i := range 20 {
 		if st, _ := deliver(t, s.addr, bad); st != packet.StatusUnverified {
@@ -196,7 +197,7 @@ func TestAttackReplayedFrame(t *testing.T) {
 // frame-size rejection. A frame read whole keeps its own line.
 func TestAttackLogFlood(t *testing.T) {
 	dir := t.TempDir()
-	s := startBinary(t, nil, "-f", attackConfig(t, dir, nil), "--metrics", freeAddr(t))
+	s := startBinary(t, nil, "-f", attackConfig(t, dir, nil), "--metrics", testtool.FreeAddr(t))
 	before := strings.Count(s.log.String(), "\n")
 	const empty, refused = 400, 300
 	for i := range empty {
@@ -235,7 +236,7 @@ func TestAttackLogFlood(t *testing.T) {
 func TestAttackMetricsFlood(t *testing.T) {
 	dir := t.TempDir()
 	const limit = 450 // MaxConns 256 + busy 64 + metrics 16 + the reserve 64 = 400
-	s := startBinary(t, []string{"prlimit", fmt.Sprintf("--nofile=%d", limit)}, "-f", attackConfig(t, dir, nil), "--metrics", freeAddr(t))
+	s := startBinary(t, []string{"prlimit", fmt.Sprintf("--nofile=%d", limit)}, "-f", attackConfig(t, dir, nil), "--metrics", testtool.FreeAddr(t))
 	var conns []net.Conn
 	for i := range 600 {
 		c, err := dialFrom(fmt.Sprintf("127.0.%d.%d", 10+i/200, 1+(i/4)%50), s.metrics)
@@ -278,7 +279,7 @@ func TestAttackMetricsFlood(t *testing.T) {
 func TestDescriptorLimitRefused(t *testing.T) {
 	dir := t.TempDir()
 	cfg := attackConfig(t, dir, nil)
-	cmd := exec.Command("prlimit", "--nofile=200", sinkBinary(t), "-f", cfg, "--metrics", freeAddr(t))
+	cmd := exec.Command("prlimit", "--nofile=200", sinkBinary(t), "-f", cfg, "--metrics", testtool.FreeAddr(t))
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/testtool"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/sink"
 )
@@ -58,7 +59,7 @@ func BenchmarkProcess(b *testing.B) {
 		data, _ := os.ReadFile(cfg)
 		b.StartTimer()
 
-		cmd, addr, maddr := startSink(b, bin, cfg, "--metrics", freeAddr(b))
+		cmd, addr, maddr := startSink(b, bin, cfg, "--metrics", testtool.FreeAddr(b))
 		for i, f := range frames {
 			if st := sendFrame(b, addr, f); st != packet.StatusAccepted {
 				b.Fatalf("frame %d: %s", i+1, st)

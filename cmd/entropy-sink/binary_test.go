@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/entropyshare/entropyshare/internal/testtool"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -77,7 +77,7 @@ func startBinary(t *testing.T, prefix []string, args ...string) *binarySink {
 		sent := false
 		for sc.Scan() {
 			s.log.Write(append(sc.Bytes(), '\n'))
-			if f := textFields(sc.Text()); f["msg"] == "listening" && !sent {
+			if f := testtool.LogFields(sc.Text()); f["msg"] == "listening" && !sent {
 				listening <- f
 				sent = true
 			}
@@ -116,7 +116,7 @@ func (s *binarySink) stop() {
 func (s *binarySink) lines(msg string) []map[string]string {
 	var out []map[string]string
 	for _, l := range strings.Split(s.log.String(), "\n") {
-		if f := textFields(l); f["msg"] == msg {
+		if f := testtool.LogFields(l); f["msg"] == msg {
 			out = append(out, f)
 		}
 	}
@@ -155,35 +155,6 @@ func (s *binarySink) openFiles() int {
 		s.t.Fatal(err)
 	}
 	return len(ents)
-}
-
-// textFields parses one slog text line.
-func textFields(line string) map[string]string {
-	f := map[string]string{}
-	for line != "" {
-		line = strings.TrimLeft(line, " ")
-		eq := strings.IndexByte(line, '=')
-		if eq < 0 {
-			break
-		}
-		key := line[:eq]
-		line = line[eq+1:]
-		var val string
-		if strings.HasPrefix(line, `"`) {
-			q, err := strconv.QuotedPrefix(line)
-			if err != nil {
-				break
-			}
-			val, _ = strconv.Unquote(q)
-			line = line[len(q):]
-		} else if sp := strings.IndexByte(line, ' '); sp >= 0 {
-			val, line = line[:sp], line[sp:]
-		} else {
-			val, line = line, ""
-		}
-		f[key] = val
-	}
-	return f
 }
 
 // dialFrom connects to addr from the loopback address from (127.0.0.x:

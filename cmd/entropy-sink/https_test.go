@@ -9,12 +9,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/internal/testtool"
+	"github.com/entropyshare/entropyshare/internal/testtool/testpki"
 	"github.com/entropyshare/entropyshare/internal/tlsca"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/sink"
@@ -25,42 +26,16 @@ import (
 // configuration. It returns the configuration and board1's HTTP client.
 func writeHTTPSConfig(t *testing.T, dir string) (string, *http.Client) {
 	t.Helper()
-	now := time.Now()
-	write := func(base string, p *tlsca.Pair) {
-		os.WriteFile(filepath.Join(dir, base+".crt"), p.Cert, 0o644)
-		os.WriteFile(filepath.Join(dir, base+".key"), p.Key, 0o600)
-	}
-	cp, err := tlsca.NewCA("ca", time.Hour, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write("ca", cp)
-	ca, err := tlsca.ParseAuthority(cp.Cert, cp.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for base, l := range map[string]tlsca.Leaf{
-		"sink-tls": {Name: "sink1", Usage: tlsca.Server, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}},
-		"board1":   {Name: "board1", Usage: tlsca.Client},
-	} {
-		p, err := ca.Issue(l, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(base, p)
-	}
+	testpki.Write(t, dir, []string{"ca"}, map[string]testpki.Cert{
+		"sink-tls": testpki.Server("ca", "sink1"),
+		"board1":   testpki.Client("ca", "board1"),
+	})
 	path := writeConfig(t, dir, "text")
 	c, err := sink.LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	c.HTTPS = &sink.HTTPSConfig{Address: "127.0.0.1:" + strconv.Itoa(port), Cert: "sink-tls.crt", Key: "sink-tls.key",
+	c.HTTPS = &sink.HTTPSConfig{Address: testtool.FreeAddr(t), Cert: "sink-tls.crt", Key: "sink-tls.key",
 		ClientCA: "ca.crt", Clients: map[string]sink.ClientRights{"board1": {Push: true}}}
 	data, err := c.Marshal()
 	if err != nil {

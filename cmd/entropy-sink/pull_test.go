@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entropyshare/entropyshare/internal/tlsca"
+	"github.com/entropyshare/entropyshare/internal/testtool"
+	"github.com/entropyshare/entropyshare/internal/testtool/testpki"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/sink"
 )
@@ -25,39 +26,12 @@ import (
 func pullSink(t *testing.T, seed byte) (dir, url string) {
 	t.Helper()
 	dir = t.TempDir()
-	now := time.Now()
-	write := func(base string, p *tlsca.Pair) {
-		os.WriteFile(filepath.Join(dir, base+".crt"), p.Cert, 0o644)
-		os.WriteFile(filepath.Join(dir, base+".key"), p.Key, 0o600)
-	}
-	authority := func(base string) *tlsca.Authority {
-		p, err := tlsca.NewCA(base, time.Hour, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(base, p)
-		a, err := tlsca.ParseAuthority(p.Cert, p.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	ca, other := authority("ca"), authority("other")
-	for base, l := range map[string]struct {
-		by   *tlsca.Authority
-		leaf tlsca.Leaf
-	}{
-		"sink":     {ca, tlsca.Leaf{Name: "sink1", Usage: tlsca.Server, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}},
-		"web1":     {ca, tlsca.Leaf{Name: "web1", Usage: tlsca.Client}},
-		"board1":   {ca, tlsca.Leaf{Name: "board1", Usage: tlsca.Client}},
-		"stranger": {other, tlsca.Leaf{Name: "web1", Usage: tlsca.Client}},
-	} {
-		p, err := l.by.Issue(l.leaf, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(base, p)
-	}
+	testpki.Write(t, dir, []string{"ca", "other"}, map[string]testpki.Cert{
+		"sink":     testpki.Server("ca", "sink1"),
+		"web1":     testpki.Client("ca", "web1"),
+		"board1":   testpki.Client("ca", "board1"),
+		"stranger": testpki.Client("other", "web1"),
+	})
 	cfg := &sink.HTTPSConfig{Address: "127.0.0.1:8443", Cert: "sink.crt", Key: "sink.key", ClientCA: "ca.crt",
 		Clients: map[string]sink.ClientRights{"web1": {Random: true, BytesPerDay: 100}, "board1": {Push: true}}}
 	s, err := sink.NewHTTPSServer(cfg, dir, sink.HTTPSOptions{
@@ -119,9 +93,7 @@ func TestPullFailures(t *testing.T) {
 	dir, url := pullSink(t, 1)
 	p := func(n string) string { return filepath.Join(dir, n) }
 	pool := p("pool.bin")
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	closedURL := "https://" + closed.Addr().String()
-	closed.Close()
+	closedURL := "https://" + testtool.FreeAddr(t)
 	for _, tc := range []struct {
 		name                    string
 		from, cert, key, ca, by string

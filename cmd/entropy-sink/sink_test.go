@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/internal/testtool"
 	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/sink"
@@ -135,8 +136,8 @@ func writeConfig(t testing.TB, dir string, format string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Address = freeAddr(t) // in-process tests listen on port 0 instead (localListen)
-	c.Drift = 1 << 40       // the test frames carry real time; the vectors do not matter here
+	c.Address = testtool.FreeAddr(t) // in-process tests listen on port 0 instead (localListen)
+	c.Drift = 1 << 40                // the test frames carry real time; the vectors do not matter here
 	c.Pool = "file:" + filepath.Join(dir, "pool.bin")
 	data, _ := c.Marshal()
 	p := filepath.Join(dir, "sink.json")
@@ -232,19 +233,6 @@ func TestServe(t *testing.T) {
 			}
 		})
 	}
-}
-
-// freeAddr returns 127.0.0.1 and a port free a moment ago, for a
-// configuration a sink binary listens on (a configuration's port is 1 to
-// 65535, never 0).
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // localListen is env.listen for in-process sinks: a free port of

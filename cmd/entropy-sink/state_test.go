@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/cli"
+	"github.com/entropyshare/entropyshare/internal/testtool"
 	"github.com/entropyshare/entropyshare/internal/vectors"
 	"github.com/entropyshare/entropyshare/packet"
 	"github.com/entropyshare/entropyshare/sink"
@@ -247,9 +248,7 @@ func TestKillLoop(t *testing.T) {
 	secondDER, _ := x509.MarshalPKIXPublicKey(&second.PublicKey)
 	c.Signers = []sink.SignerConfig{{Name: "second", Signer: secondDER}}
 	c.ReadTimeout = sink.Duration(2 * time.Second)
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	c.Address = l.Addr().String()
-	l.Close()
+	c.Address = testtool.FreeAddr(t)
 	data, _ := c.Marshal()
 	os.WriteFile(cfgPath, data, 0o600)
 	configBytes := data

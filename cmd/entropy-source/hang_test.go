@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/entropyshare/entropyshare/source/sourcetest"
+
+	"github.com/entropyshare/entropyshare/internal/testtool"
 )
 
 // sourceBinary builds entropy-source into a folder of the test's.
@@ -168,22 +170,12 @@ func TestBinarySIGTERMPluginSleep(t *testing.T) {
 	}
 }
 
-// fifo makes a named pipe in a folder of the test's; nothing writes to it.
-func fifo(t *testing.T, name string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := syscall.Mkfifo(p, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	return p
-}
-
 // TestBinaryFIFOSourceFile: a --source-file that is a named pipe with no
 // writer costs the run its --source-timeout, is reported, and the run
 // goes on (exit 0).
 func TestBinaryFIFOSourceFile(t *testing.T) {
 	bin := sourceBinary(t)
-	pipe := fifo(t, "pipe")
+	pipe := testtool.Fifo(t, "pipe")
 	p := startBinary(t, bin, "sources", "--sources", "kernel", "--source-file", pipe, "--source-timeout", "1s")
 	p.wait(t, 30*time.Second)
 	t.Logf("--source-file a named pipe with no writer, --source-timeout 1s: exit %d after %s", p.code, p.took.Round(time.Millisecond))
@@ -198,7 +190,7 @@ func TestBinaryFIFOSourceFile(t *testing.T) {
 func TestBinaryFIFOSeed(t *testing.T) {
 	bin := sourceBinary(t)
 	key, targets, sink := runSetup(t)
-	seed := fifo(t, "seed")
+	seed := testtool.Fifo(t, "seed")
 	p := startBinary(t, bin, "-k", key, "-t", targets, "-s", seed)
 	p.wait(t, 30*time.Second)
 	t.Logf("-s a named pipe: exit %d after %s: %s", p.code, p.took.Round(time.Millisecond), &p.stderr)
@@ -223,7 +215,7 @@ func TestBinaryFIFOSeed(t *testing.T) {
 // a line in the table; the run goes on.
 func TestBinaryFIFOPlugin(t *testing.T) {
 	bin := sourceBinary(t)
-	plugin := fifo(t, "pipe.wasm")
+	plugin := testtool.Fifo(t, "pipe.wasm")
 	p := startBinary(t, bin, "sources", "--sources", "kernel", "--plugin", plugin)
 	p.wait(t, 30*time.Second)
 	t.Logf("--plugin a named pipe: exit %d after %s", p.code, p.took.Round(time.Millisecond))
@@ -238,7 +230,7 @@ func TestBinaryFIFOPlugin(t *testing.T) {
 func TestBinarySIGTERMFIFOSourceFile(t *testing.T) {
 	bin := sourceBinary(t)
 	key, targets, sink := runSetup(t)
-	pipe := fifo(t, "pipe")
+	pipe := testtool.Fifo(t, "pipe")
 	p := startBinary(t, bin, "-k", key, "-t", targets, "--sources", "kernel", "--source-file", pipe, "--source-timeout", "2m")
 	took := p.sigterm(t, time.Second, 2*time.Second)
 	t.Logf("SIGTERM while reading a named pipe: exit %d after %s\n%s", p.code, took.Round(time.Millisecond), &p.stderr)
@@ -311,7 +303,7 @@ func TestBinaryPluginCompileLimit(t *testing.T) {
 func TestBinaryFIFOKeyAndTargets(t *testing.T) {
 	bin := sourceBinary(t)
 	key, targets, sink := runSetup(t)
-	pipe := fifo(t, "pipe")
+	pipe := testtool.Fifo(t, "pipe")
 	for _, args := range [][]string{{"-k", pipe, "-t", targets}, {"-k", key, "-t", pipe}, {"check", "-k", key, "-t", pipe}} {
 		p := startBinary(t, bin, args...)
 		p.wait(t, 10*time.Second)

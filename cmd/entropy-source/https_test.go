@@ -2,15 +2,14 @@ package main
 
 import (
 	"encoding/base64"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/entropyshare/entropyshare/internal/testtool/testpki"
 	"github.com/entropyshare/entropyshare/internal/tlsca"
 	"github.com/entropyshare/entropyshare/source"
 	"github.com/entropyshare/entropyshare/source/sourcetest"
@@ -21,27 +20,10 @@ import (
 // nothing: the source package's tests use a real sink).
 func httpsTestSink(t *testing.T, dir string) string {
 	t.Helper()
-	now := time.Now()
-	write := func(base string, p *tlsca.Pair) {
-		os.WriteFile(filepath.Join(dir, base+".crt"), p.Cert, 0o644)
-		os.WriteFile(filepath.Join(dir, base+".key"), p.Key, 0o600)
-	}
-	cp, err := tlsca.NewCA("ca", time.Hour, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write("ca", cp)
-	ca, _ := tlsca.ParseAuthority(cp.Cert, cp.Key)
-	for base, l := range map[string]tlsca.Leaf{
-		"sink":   {Name: "sink1", Usage: tlsca.Server, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}},
-		"board1": {Name: "board1", Usage: tlsca.Client},
-	} {
-		p, err := ca.Issue(l, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(base, p)
-	}
+	testpki.Write(t, dir, []string{"ca"}, map[string]testpki.Cert{
+		"sink":   testpki.Server("ca", "sink1"),
+		"board1": testpki.Client("ca", "board1"),
+	})
 	tc, err := tlsca.ServerConfig(filepath.Join(dir, "sink.crt"), filepath.Join(dir, "sink.key"), filepath.Join(dir, "ca.crt"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,6 @@
-// Package testtool finds the external programs tests run (rngtest, curl,
-// openssl, ...), whichever package the test is in.
+// Package testtool holds what tests in several packages share: finding the
+// external programs they run (rngtest, curl, openssl, ...), free ports and
+// reading slog text lines.
 package testtool
 
 import (
