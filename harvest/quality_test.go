@@ -26,7 +26,9 @@ func harvested(t *testing.T) *Generator {
 
 // TestRngtest runs FIPS 140-2 (rngtest, from rng-tools5) over 1000 blocks
 // of 20000 bits. A good generator fails about 0.8 blocks per 1000 by
-// chance; more than 3 is a fault.
+// chance (Poisson): 4 or more happen in about 1 run of 110, 9 or more in
+// about 1 of 5 million; a faulty one fails hundreds. More than 8 is a
+// fault.
 func TestRngtest(t *testing.T) {
 	testtool.Require(t, "rngtest")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -42,7 +44,7 @@ func TestRngtest(t *testing.T) {
 	}
 	n, _ := strconv.Atoi(string(m[1]))
 	t.Logf("rngtest: %d of 1000 blocks failed", n)
-	if n > 3 {
+	if n > 8 {
 		t.Fatalf("rngtest: %d of 1000 blocks failed FIPS 140-2:\n%s", n, stderr.String())
 	}
 }
