@@ -190,9 +190,17 @@ func TestEvictionSparesDelivered(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, func(c *Config) { c.MaxConns = 2 })
 	release := make(chan struct{})
+	writing := make(chan struct{}, 1) // a state write has begun
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	s, addr := start(t, cfg, Options{wrapWrite: onWrite(func() error { <-release; return nil })})
+	s, addr := start(t, cfg, Options{wrapWrite: onWrite(func() error {
+		select {
+		case writing <- struct{}{}:
+		default:
+		}
+		<-release
+		return nil
+	})})
 	k := vectorKeys(t)
 
 	idle, err := net.Dial("tcp", addr)
@@ -212,9 +220,14 @@ func TestEvictionSparesDelivered(t *testing.T) {
 			results <- st
 		}()
 		if i == 0 {
-			// The first waits for its counter to be stored; the second
-			// takes the idle one's slot.
-			waitFor(t, func() bool { return s.open.Load() == 2 })
+			// The first waits for its counter to be stored (reserved
+			// before the second's, which would otherwise overtake it);
+			// the second takes the idle one's slot.
+			select {
+			case <-writing:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the first frame's state write did not begin")
+			}
 		}
 	}
 	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
