@@ -28,6 +28,10 @@ const (
 	// sessionLifetime is TLS 1.3's limit on a ticket; older entries are
 	// dropped when the file is written.
 	sessionLifetime = 7 * 24 * time.Hour
+	// maxSessionsFile bounds what loadSessions reads. An entry, with the
+	// sink's certificates in its state, takes a few kilobytes: room for
+	// a thousand https:// targets.
+	maxSessionsFile = 4 << 20
 )
 
 // sessionFile is the sessions of a run, by target and client certificate.
@@ -47,12 +51,12 @@ type sessionEntry struct {
 	Stored int64
 }
 
-// loadSessions reads the sessions file at path, with privfile.Read (which
-// refuses one larger than 64 KB). It always returns a usable file; the
+// loadSessions reads the sessions file at path, a private file (privfile)
+// of at most maxSessionsFile bytes. It always returns a usable file; the
 // error, when there is one, is worth a warning.
 func loadSessions(path string, now func() time.Time) (*sessionFile, error) {
 	f := &sessionFile{now: now, entries: map[string]sessionEntry{}}
-	data, err := privfile.Read(path)
+	data, err := readSessions(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f, nil
 	}
@@ -65,6 +69,18 @@ func loadSessions(path string, now func() time.Time) (*sessionFile, error) {
 		return f, fmt.Errorf("TLS sessions file %s does not parse (%v); not used", path, err)
 	}
 	return f, nil
+}
+
+func readSessions(path string) ([]byte, error) {
+	file, err := privfile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	if err := privfile.Check(file); err != nil {
+		return nil, err
+	}
+	return privfile.ReadAll(file, maxSessionsFile)
 }
 
 // save writes the file if a session changed, without the entries past
