@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/atomicfile"
@@ -368,6 +369,20 @@ func (s *stateFile) write(es []entry) error {
 }
 
 func (s *stateFile) close() error { return s.f.Close() }
+
+// statePathChecked returns StatePath, refusing none (a configuration
+// read from no file) and the configuration file itself: what New and
+// Check need before they read the state file.
+func (c *Config) statePathChecked() (string, error) {
+	path := c.StatePath()
+	if path == "" {
+		return "", &ConfigError{Field: "State", Err: errors.New("no state file: the configuration was read from no file")}
+	}
+	if c.path != "" && filepath.Clean(path) == filepath.Clean(c.path) {
+		return "", &ConfigError{Path: c.path, Field: "State", Err: errors.New("is the configuration file itself")}
+	}
+	return path, nil
+}
 
 // stored checks c, then reads its state file, if any, without writing
 // it, and applies the configuration's floors (merge): what Status and
