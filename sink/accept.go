@@ -34,10 +34,7 @@ func (k *compiled) check(payload []byte, now time.Time, drift int64, withHint bo
 		return nil, hint, err
 	}
 	o = &opened{Opened: po, name: k.names[po.Signer]}
-	if err := packet.CheckDrift(po.Packet.Timestamp, now, drift); err != nil {
-		return o, "", err
-	}
-	return o, "", nil
+	return o, "", packet.CheckDrift(po.Packet.Timestamp, now, drift)
 }
 
 // legacyHint explains a protocol 1 packet from signer i, which is not

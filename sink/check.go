@@ -1,9 +1,7 @@
 package sink
 
 import (
-	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -133,12 +131,9 @@ func Check(cfg *Config) (*Summary, StateCheck, error) {
 	if err != nil {
 		return nil, StateCheck{}, err
 	}
-	path := cfg.StatePath()
-	if path == "" {
-		return nil, StateCheck{}, &ConfigError{Field: "State", Err: errors.New("no state file: the configuration was read from no file")}
-	}
-	if cfg.path != "" && filepath.Clean(path) == filepath.Clean(cfg.path) {
-		return nil, StateCheck{}, &ConfigError{Path: cfg.path, Field: "State", Err: errors.New("is the configuration file itself")}
+	path, err := cfg.statePathChecked()
+	if err != nil {
+		return nil, StateCheck{}, err
 	}
 	l, err := readState(path)
 	if err != nil {

@@ -34,11 +34,7 @@ type Decoder struct {
 // configuration's floors) and reads the time from now (nil: the real
 // clock).
 func NewDecoder(cfg *Config, now func() time.Time) (*Decoder, error) {
-	k, err := cfg.compile()
-	if err != nil {
-		return nil, err
-	}
-	es, at, err := k.stored(cfg.StatePath())
+	k, es, at, err := cfg.stored()
 	if err != nil {
 		return nil, err
 	}

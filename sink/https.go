@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -307,20 +306,12 @@ func NewHTTPSServer(c *HTTPSConfig, dir string, o HTTPSOptions) (*HTTPSServer, e
 // Shutdown.
 func (s *HTTPSServer) Serve(l net.Listener) error {
 	capped := newConnLimiter(l, s.set.maxConns, s.set.connsPerAddr, s.api.m.refused, s.api.m.open)
-	err := s.srv.Serve(tls.NewListener(capped, s.tls))
-	if errors.Is(err, http.ErrServerClosed) {
-		return ErrServerClosed
-	}
-	return err
+	return serveHTTP(s.srv, tls.NewListener(capped, s.tls))
 }
 
 // Shutdown stops accepting, waits for requests in flight until ctx is
 // done, then closes the connections left; it returns ctx's error if it
 // had to.
 func (s *HTTPSServer) Shutdown(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		s.srv.Close()
-	}
-	return err
+	return shutdownHTTP(ctx, s.srv)
 }

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -248,11 +249,7 @@ func (x *httpsExchange) query(allowed ...string) (url.Values, bool) {
 		return nil, false
 	}
 	for k, v := range q {
-		known := false
-		for _, a := range allowed {
-			known = known || k == a
-		}
-		if !known {
+		if !slices.Contains(allowed, k) {
 			x.fail(http.StatusBadRequest, statusBadRequest, fmt.Sprintf("unknown parameter %q", k))
 			return nil, false
 		}

@@ -69,19 +69,32 @@ func (s *Server) newMetricsServer(lim metricsLimits) *MetricsServer {
 // returns ErrServerClosed.
 func (m *MetricsServer) Serve(l net.Listener) error {
 	capped := newConnLimiter(l, MetricsMaxConns, metricsConnsPerAddress, m.s.m.metricsRefused, m.s.m.metricsOpen)
-	err := m.srv.Serve(capped)
+	return serveHTTP(m.srv, capped)
+}
+
+// Shutdown stops accepting and waits, until ctx ends, for requests in
+// flight; then it closes every connection.
+func (m *MetricsServer) Shutdown(ctx context.Context) error {
+	return shutdownHTTP(ctx, m.srv)
+}
+
+// serveHTTP serves srv on l until Shutdown, after which it returns
+// ErrServerClosed rather than http.ErrServerClosed: the HTTPS and metrics
+// listeners end as the frame listener does.
+func serveHTTP(srv *http.Server, l net.Listener) error {
+	err := srv.Serve(l)
 	if errors.Is(err, http.ErrServerClosed) {
 		return ErrServerClosed
 	}
 	return err
 }
 
-// Shutdown stops accepting and waits, until ctx ends, for requests in
-// flight; then it closes every connection.
-func (m *MetricsServer) Shutdown(ctx context.Context) error {
-	err := m.srv.Shutdown(ctx)
+// shutdownHTTP stops srv accepting and waits for requests in flight until
+// ctx is done, then closes the connections left and returns ctx's error.
+func shutdownHTTP(ctx context.Context, srv *http.Server) error {
+	err := srv.Shutdown(ctx)
 	if err != nil {
-		m.srv.Close()
+		srv.Close()
 	}
 	return err
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -97,12 +96,9 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := cfg.StatePath()
-	if path == "" {
-		return nil, &ConfigError{Field: "State", Err: errors.New("no state file: the configuration was read from no file")}
-	}
-	if cfg.path != "" && filepath.Clean(path) == filepath.Clean(cfg.path) {
-		return nil, &ConfigError{Path: cfg.path, Field: "State", Err: errors.New("is the configuration file itself")}
+	path, err := cfg.statePathChecked()
+	if err != nil {
+		return nil, err
 	}
 	seedPath := cfg.BootSeedPath()
 	if err := checkBootSeedPath(cfg, seedPath); err != nil {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/entropyshare/entropyshare/internal/atomicfile"
@@ -369,17 +370,35 @@ func (s *stateFile) write(es []entry) error {
 
 func (s *stateFile) close() error { return s.f.Close() }
 
-// stored reads the state file at path, if any, without writing it, and
-// applies the configuration's floors (merge).
-func (k *compiled) stored(path string) (es []entry, at []int, err error) {
+// statePathChecked returns StatePath, refusing none (a configuration
+// read from no file) and the configuration file itself: what New and
+// Check need before they read the state file.
+func (c *Config) statePathChecked() (string, error) {
+	path := c.StatePath()
+	if path == "" {
+		return "", &ConfigError{Field: "State", Err: errors.New("no state file: the configuration was read from no file")}
+	}
+	if c.path != "" && filepath.Clean(path) == filepath.Clean(c.path) {
+		return "", &ConfigError{Path: c.path, Field: "State", Err: errors.New("is the configuration file itself")}
+	}
+	return path, nil
+}
+
+// stored checks c, then reads its state file, if any, without writing
+// it, and applies the configuration's floors (merge): what Status and
+// NewDecoder start from.
+func (c *Config) stored() (k *compiled, es []entry, at []int, err error) {
+	if k, err = c.compile(); err != nil {
+		return nil, nil, nil, err
+	}
 	var l loaded
-	if path != "" {
+	if path := c.StatePath(); path != "" {
 		if l, err = readState(path); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	es, at, _ = merge(l.entries, k.fps, k.floors)
-	return es, at, nil
+	return k, es, at, nil
 }
 
 // SignerState is one signer's stored state.
@@ -395,11 +414,7 @@ type SignerState struct {
 // of each configured signer, in the configuration's order, then of each
 // signer the file remembers that is no longer configured.
 func Status(cfg *Config) ([]SignerState, error) {
-	k, err := cfg.compile()
-	if err != nil {
-		return nil, err
-	}
-	es, at, err := k.stored(cfg.StatePath())
+	k, es, at, err := cfg.stored()
 	if err != nil {
 		return nil, err
 	}
