@@ -39,7 +39,7 @@
 // matches the signature, a second for a signer marked Legacy, and, for a
 // packet no signer verified, one more: protocol 1 against the first such
 // signer not marked Legacy, to report a likely missing Legacy flag
-// (LegacyError). OpenWithoutHint spares that last one.
+// (LegacyError). OpenHint spares that last one unless it is allowed.
 //
 // Nothing in this package touches files or the network: framing works on
 // any io.Reader and io.Writer.

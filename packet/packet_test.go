@@ -615,14 +615,14 @@ func TestLegacyHint(t *testing.T) {
 	if err != nil || op.Signer != 1 || op.Protocol != Protocol1 {
 		t.Fatalf("legacy signer: %+v, %v", op, err)
 	}
-	// OpenWithoutHint does not look: a plain ErrSignature. It opens what
+	// OpenHint with nil does not look: a plain ErrSignature. It opens what
 	// Open opens.
 	r := &Recipient{private: sink.private, public: sink.public, signers: []Signer{{Key: &k1.PublicKey}, {Key: &k2.PublicKey}}}
-	if _, err := r.OpenWithoutHint(payload); !errors.Is(err, ErrSignature) || errors.As(err, &le) {
+	if _, err := r.OpenHint(payload, nil); !errors.Is(err, ErrSignature) || errors.As(err, &le) {
 		t.Fatalf("without hint: err = %v, want a plain ErrSignature", err)
 	}
 	r.signers[1].Legacy = true
-	if op, err := r.OpenWithoutHint(payload); err != nil || op.Signer != 1 || op.Protocol != Protocol1 {
+	if op, err := r.OpenHint(payload, nil); err != nil || op.Signer != 1 || op.Protocol != Protocol1 {
 		t.Fatalf("without hint, legacy signer: %+v, %v", op, err)
 	}
 }

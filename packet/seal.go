@@ -117,19 +117,23 @@ func (r *Recipient) Open(payload []byte) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	return verify(signed, &r.public, r.signers, true)
+	return verify(signed, &r.public, r.signers, always)
 }
 
-// OpenWithoutHint is Open without the legacy hint: a packet no signer
-// verifies costs no further verification and is ErrSignature, never a
-// LegacyError. A sink flooded with bad frames needs the hint once, not
-// once per frame.
-func (r *Recipient) OpenWithoutHint(payload []byte) (*Opened, error) {
+func always() bool { return true }
+
+// OpenHint is Open with the legacy hint's verification only when allow,
+// asked only for a packet no signer verified that has a candidate for the
+// hint, returns true; otherwise such a packet is ErrSignature, never a
+// LegacyError. A nil allow never allows it. A sink flooded with bad frames
+// needs the hint now and then, not once per frame, and its good frames
+// must not use up the allowance.
+func (r *Recipient) OpenHint(payload []byte, allow func() bool) (*Opened, error) {
 	signed, err := r.openBox(payload)
 	if err != nil {
 		return nil, err
 	}
-	return verify(signed, &r.public, r.signers, false)
+	return verify(signed, &r.public, r.signers, allow)
 }
 
 // openBox opens a frame payload sealed to r and returns SignedDER. A

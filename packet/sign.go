@@ -84,10 +84,10 @@ var anySalt = &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLength
 // signer marked Legacy a second (protocol 1). A packet no signer verified
 // costs one more, protocol 1 against the first signer of the right size not
 // marked Legacy, to tell the operator about a likely missing Legacy flag
-// (LegacyError), unless hint is false. The signature is checked before the
-// packet is parsed (PROTOCOL.md's order): unsigned input is never parsed
-// further.
-func verify(signed []byte, sinkPublic *[KeySize]byte, signers []Signer, hint bool) (*Opened, error) {
+// (LegacyError), if hint, asked then, returns true (nil: never). The
+// signature is checked before the packet is parsed (PROTOCOL.md's order):
+// unsigned input is never parsed further.
+func verify(signed []byte, sinkPublic *[KeySize]byte, signers []Signer, hint func() bool) (*Opened, error) {
 	der, sig, err := parseSigned(signed)
 	if err != nil {
 		return nil, err
@@ -106,7 +106,7 @@ func verify(signed []byte, sinkPublic *[KeySize]byte, signers []Signer, hint boo
 			proto = Protocol2
 		} else if s.Legacy && rsa.VerifyPSS(s.Key, crypto.SHA256, d1, sig, anySalt) == nil {
 			proto = Protocol1
-		} else if !s.Legacy && legacy < 0 && hint {
+		} else if !s.Legacy && legacy < 0 {
 			legacy = i
 		}
 		if proto == 0 {
@@ -118,7 +118,7 @@ func verify(signed []byte, sinkPublic *[KeySize]byte, signers []Signer, hint boo
 		}
 		return &Opened{Packet: p, Protocol: proto, Signer: i}, nil
 	}
-	if legacy >= 0 && rsa.VerifyPSS(signers[legacy].Key, crypto.SHA256, d1, sig, anySalt) == nil {
+	if legacy >= 0 && hint != nil && hint() && rsa.VerifyPSS(signers[legacy].Key, crypto.SHA256, d1, sig, anySalt) == nil {
 		return nil, &LegacyError{Signer: legacy}
 	}
 	return nil, ErrSignature

@@ -18,14 +18,16 @@ type opened struct {
 }
 
 // check applies acceptance steps 2 to 5 to a frame payload. hint, when not
-// empty, is a local explanation of a rejection for the log; withHint false
-// spares the verification it may cost (packet.Recipient.OpenWithoutHint).
-func (k *compiled) check(payload []byte, now time.Time, drift int64, withHint bool) (o *opened, hint string, err error) {
-	open := k.recipient.Open
-	if !withHint {
-		open = k.recipient.OpenWithoutHint
+// empty, is a local explanation of a rejection for the log; allowHint
+// (nil: always) is asked before the verification it may cost, only for a
+// payload no signer verified (packet.Recipient.OpenHint).
+func (k *compiled) check(payload []byte, now time.Time, drift int64, allowHint func() bool) (o *opened, hint string, err error) {
+	var po *packet.Opened
+	if allowHint == nil {
+		po, err = k.recipient.Open(payload)
+	} else {
+		po, err = k.recipient.OpenHint(payload, allowHint)
 	}
-	po, err := open(payload)
 	if err != nil {
 		var le *packet.LegacyError
 		if errors.As(err, &le) {

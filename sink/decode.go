@@ -57,7 +57,7 @@ func (d *Decoder) Decode(r io.Reader) Verdict {
 	if err != nil {
 		return Verdict{Err: err}
 	}
-	o, hint, err := d.k.check(payload, d.now(), d.drift, true)
+	o, hint, err := d.k.check(payload, d.now(), d.drift, nil)
 	v := Verdict{Err: err, Hint: hint}
 	if o != nil {
 		v.Protocol, v.Signer, v.Packet = o.Protocol, o.name, o.Packet

@@ -56,7 +56,7 @@ func BenchmarkRejectCost(b *testing.B) {
 		for b.Loop() {
 			var err error
 			if hint {
-				_, _, err = s.current().k.check(payload(), epoch, 120, true)
+				_, _, err = s.current().k.check(payload(), epoch, 120, nil)
 			} else {
 				_, _, err = s.check(s.current(), payload())
 			}

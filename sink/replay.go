@@ -88,8 +88,9 @@ func (c *replayCache) add(d [sha256.Size]byte, sentinel error) {
 func newHintLimiter() *rate.Limiter { return rate.NewLimiter(rate.Every(hintEvery), 1) }
 
 // check applies acceptance steps 2 to 5 to payload (compiled.check), but
-// answers a payload rejected before from the cache, and asks for the
-// legacy hint only when the hint limiter allows.
+// answers a payload rejected before from the cache, and works out the
+// legacy hint only when the hint limiter allows (asked only when the hint
+// would cost a verification).
 func (s *Server) check(g *generation, payload []byte) (*opened, string, error) {
 	var d [sha256.Size]byte
 	if s.rejects != nil {
@@ -98,7 +99,7 @@ func (s *Server) check(g *generation, payload []byte) (*opened, string, error) {
 			return nil, "", &replayError{first: first}
 		}
 	}
-	o, hint, err := g.k.check(payload, s.now(), g.drift, s.hints.Allow())
+	o, hint, err := g.k.check(payload, s.now(), g.drift, s.hints.Allow)
 	if err != nil && s.rejects != nil {
 		for _, sentinel := range cachedRejections {
 			if errors.Is(err, sentinel) {

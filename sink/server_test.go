@@ -133,12 +133,19 @@ func TestAcceptAndReject(t *testing.T) {
 }
 
 // A protocol 1 frame from a signer not marked Legacy is refused, and the
-// log says how to accept it.
+// log says how to accept it. Good frames just before it do not use up the
+// hint's allowance (one a second).
 func TestLegacyRequired(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, nil)
 	logs := &syncBuffer{}
 	_, addr := start(t, cfg, Options{Logger: textLogger(logs)})
+	k := vectorKeys(t)
+	for c := range 3 {
+		if st, _ := send(t, addr, frame(t, k.signer, packet.Protocol2, k.sinkPublic, int64(100+c), epoch)); st != packet.StatusAccepted {
+			t.Fatalf("good frame %d: %s", c, st)
+		}
+	}
 	if s, _ := send(t, addr, vectors.Read(t, "valid-1.frame")); s != packet.StatusUnverified {
 		t.Fatalf("protocol 1 from a non-legacy signer: %s", s)
 	}
